@@ -1,0 +1,15 @@
+"""sim: what happens to orders when the servers processing them crash.
+
+Python use::
+
+    from sim import load_scenario, run
+    results = run(load_scenario("scenarios/dominoes.yaml", sets=["replications=3"]))
+    results.summary          # design, metric, mean, ci_low, ci_high, n
+"""
+
+from sim.experiment import Results, run
+from sim.loading import load_scenario
+from sim.scenario import Scenario, ScenarioError
+
+__all__ = ["Results", "Scenario", "ScenarioError", "load_scenario", "run"]
+__version__ = "0.1.0"

@@ -1,0 +1,80 @@
+"""The command line: parse arguments, run, print the table, write the results folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from sim.experiment import run
+from sim.loading import load_scenario
+from sim.outputs import write_results
+from sim.scenario import ScenarioError
+from sim.table import format_summary
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sim",
+        description="Simulate order processing when stores crash, and compare designs.",
+    )
+    parser.add_argument("scenario", type=Path, help="the scenario YAML file")
+    parser.add_argument("--out", type=Path, help="results folder (default: results/<name>)")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--replications", type=int, help="override the number of replications")
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key, dotted (stores.count=8, designs.mq_ring.balancer.vnodes=40)",
+    )
+    parser.add_argument(
+        "--orders", action="store_true", help="also write orders.parquet and timeline.csv"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="replications run in parallel processes (default 1)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    sets = list(args.sets)
+    if args.seed is not None:
+        sets.append(f"seed={args.seed}")
+    if args.replications is not None:
+        sets.append(f"replications={args.replications}")
+    if args.jobs < 1:
+        print("error: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        scenario = load_scenario(args.scenario, sets)
+    except ScenarioError as error:
+        for line in error.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = args.out if args.out is not None else Path("results") / scenario.name
+    progress = not args.quiet and sys.stderr.isatty()
+    try:
+        if args.jobs > 1:
+            with ProcessPoolExecutor(max_workers=min(args.jobs, os.cpu_count() or 1)) as pool:
+                results = run(scenario, keep_orders=args.orders, executor=pool, progress=progress)
+        else:
+            results = run(scenario, keep_orders=args.orders, progress=progress)
+        print(format_summary(results.summary, scenario))
+        written = write_results(results, out)
+    except KeyboardInterrupt:
+        print("interrupted: no results written", file=sys.stderr)
+        return 130
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"\nwrote {', '.join(path.name for path in written)} to {out}/")
+    return EXIT_OK

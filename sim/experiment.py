@@ -1,0 +1,106 @@
+"""Replications × designs: each replication draws one world and runs every design on it.
+
+A replication is one task (a module-level function, so any `concurrent.futures.Executor`
+can run it: a process pool, or a Dask cluster's executor); results are put back in
+replication order, so they are the same whichever executor ran them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from sim.metrics import METRICS, replication_metrics, summarize
+from sim.model import simulate
+from sim.scenario import Scenario
+from sim.world import draw_world
+
+
+@dataclass(frozen=True)
+class ReplicationResult:
+    """What one replication gives: a metrics row per design, and its tables."""
+
+    rows: list[dict]
+    timeline: pd.DataFrame
+    orders: pd.DataFrame | None
+
+
+@dataclass(frozen=True)
+class Results:
+    """All replications of a scenario: tidy frames, each row carrying design and replication."""
+
+    scenario: Scenario
+    replications: pd.DataFrame
+    summary: pd.DataFrame
+    timeline: pd.DataFrame
+    orders: pd.DataFrame | None
+
+
+def run_replication(scenario: Scenario, replication: int, keep_orders: bool) -> ReplicationResult:
+    """Draw replication `replication`'s world and run every design on it."""
+    world = draw_world(scenario, replication)
+    rows, timelines, orders = [], [], []
+    for design in scenario.designs:
+        record = simulate(world, scenario.stores, design)
+        order_frame = record.orders_frame(world)
+        timeline = record.timeline_frame()
+        metrics = replication_metrics(
+            order_frame, timeline, scenario.warmup, scenario.orders.sla, scenario.horizon
+        )
+        rows.append({"design": design.name, "replication": replication, **metrics})
+        label = {"design": design.name, "replication": replication}
+        timelines.append(timeline.assign(**label))
+        if keep_orders:
+            orders.append(order_frame.assign(**label))
+    return ReplicationResult(
+        rows=rows,
+        timeline=_leading(pd.concat(timelines, ignore_index=True)),
+        orders=_leading(pd.concat(orders, ignore_index=True)) if keep_orders else None,
+    )
+
+
+def run(
+    scenario: Scenario,
+    keep_orders: bool = False,
+    executor: Executor | None = None,
+    progress: bool = False,
+) -> Results:
+    """Run every replication (serially, or on `executor`) and summarize them."""
+    results = list(
+        tqdm(
+            _replications(scenario, keep_orders, executor),
+            total=scenario.replications,
+            desc=scenario.name,
+            unit="rep",
+            disable=not progress,
+        )
+    )
+    rows = [row for result in results for row in result.rows]
+    replications = pd.DataFrame(rows, columns=["design", "replication", *METRICS])
+    return Results(
+        scenario=scenario,
+        replications=replications,
+        summary=summarize(replications),
+        timeline=pd.concat([r.timeline for r in results], ignore_index=True),
+        orders=pd.concat([r.orders for r in results], ignore_index=True) if keep_orders else None,
+    )
+
+
+def _replications(
+    scenario: Scenario, keep_orders: bool, executor: Executor | None
+) -> Iterator[ReplicationResult]:
+    indices = range(scenario.replications)
+    if executor is None:
+        return (run_replication(scenario, r, keep_orders) for r in indices)
+    n = scenario.replications
+    return executor.map(run_replication, [scenario] * n, indices, [keep_orders] * n)
+
+
+def _leading(frame: pd.DataFrame) -> pd.DataFrame:
+    """Put `design` and `replication` first."""
+    first = ["design", "replication"]
+    return frame[first + [c for c in frame.columns if c not in first]]

@@ -1,0 +1,118 @@
+"""From a run's records to its metrics, and from replications to confidence intervals.
+
+Every metric is counted from the per-order table and the timeline of a run; the words are
+those of the glossary in DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sim.stats import mean_interval
+
+#: replications.csv columns after `design, replication`: the contract first, then extras.
+METRICS = (
+    "arrived",
+    "completed",
+    "lost",
+    "unfinished",
+    "duplicates",
+    "wasted_work",
+    "latency_mean",
+    "latency_p50",
+    "latency_p95",
+    "latency_p99",
+    "sla_missed",
+    "lost_online",
+    "lost_offline",
+    "crashes",
+    "detection_delay",
+    "redistributions",
+    "moves",
+)
+
+
+def replication_metrics(
+    orders: pd.DataFrame,
+    timeline: pd.DataFrame,
+    warmup: float,
+    sla: float | None,
+    horizon: float,
+) -> dict[str, float]:
+    """The metrics of one design in one replication."""
+    completions = orders["completions"].to_numpy()
+    done = completions > 0
+    lost = (orders["status"] == "lost").to_numpy()
+    online = (orders["kind"] == "online").to_numpy()
+    arrived = len(orders)
+    prep = orders["prep_time"].to_numpy()
+    latency = _latencies(orders, warmup)
+    events = timeline["event"]
+    return {
+        "arrived": arrived,
+        "completed": int(done.sum()),
+        "lost": int(lost.sum()),
+        "unfinished": arrived - int(done.sum()) - int(lost.sum()),
+        "duplicates": int(np.maximum(completions - 1, 0).sum()),
+        "wasted_work": float(orders["work"].sum() - prep[done].sum()),
+        "latency_mean": float(latency.mean()) if latency.size else math.nan,
+        **_percentiles(latency),
+        "sla_missed": _sla_missed(orders, warmup, sla, horizon),
+        "lost_online": int((lost & online).sum()),
+        "lost_offline": int((lost & ~online).sum()),
+        "crashes": int((events == "crash").sum()),
+        "detection_delay": _mean(timeline.loc[events == "detected_down", "detection_delay"]),
+        "redistributions": int((events == "redistribute").sum()),
+        "moves": int(orders["moves"].sum()),
+    }
+
+
+def _latencies(orders: pd.DataFrame, warmup: float) -> np.ndarray:
+    """First completion minus arrival, for completed orders that arrived after warm-up."""
+    arrival = orders["arrival"].to_numpy()
+    first = orders["first_completion"].to_numpy()
+    keep = (arrival >= warmup) & ~np.isnan(first)
+    return first[keep] - arrival[keep]
+
+
+def _percentiles(latency: np.ndarray) -> dict[str, float]:
+    names = ("latency_p50", "latency_p95", "latency_p99")
+    if latency.size == 0:
+        return dict.fromkeys(names, math.nan)
+    values = np.percentile(latency, [50, 95, 99])
+    return {name: float(v) for name, v in zip(names, values, strict=True)}
+
+
+def _sla_missed(orders: pd.DataFrame, warmup: float, sla: float | None, horizon: float) -> float:
+    """Share of orders after warm-up not completed within `sla`; lost orders missed it.
+
+    An order still unfinished at the end counts as missed once its deadline has passed;
+    one whose deadline is after the end of the run is left out (its outcome is unknown).
+    """
+    if sla is None:
+        return math.nan
+    after = orders[orders["arrival"] >= warmup]
+    arrival = after["arrival"].to_numpy()
+    latency = after["first_completion"].to_numpy() - arrival
+    lost = (after["status"] == "lost").to_numpy()
+    met = latency <= sla  # NaN (not completed) compares False
+    decided = ~np.isnan(latency) | lost | (arrival + sla < horizon)
+    count = int(decided.sum())
+    return float((decided & ~met).sum() / count) if count else math.nan
+
+
+def _mean(values: pd.Series) -> float:
+    return float(values.mean()) if len(values) else math.nan
+
+
+def summarize(replications: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """One row per design and metric: mean, interval across replications, and count."""
+    rows = []
+    for design, group in replications.groupby("design", sort=False):
+        for metric in METRICS:
+            mean, low, high, n = mean_interval(group[metric].to_numpy(dtype=float), level)
+            rows.append((design, metric, mean, low, high, n))
+    return pd.DataFrame(rows, columns=["design", "metric", "mean", "ci_low", "ci_high", "n"])

@@ -1,0 +1,140 @@
+"""Designs: what happens to an order on arrival, on a crash, on a recovery, on completion.
+
+`RamOnly` is the baseline: orders go straight to a store's RAM and nobody keeps a copy.
+`DatabaseQueue` is the seed's message queue: a database of N/D statuses, a polling
+orchestrator and a balancer that redistributes every N order when a store is declared down.
+Walk-in (offline) orders are pinned to their store in both: if it is down or crashes, they
+are lost (the customer is standing in a dark shop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from simpy import Environment
+
+from sim.model.balancer import Balancer
+from sim.model.database import Database
+from sim.model.store import Store
+from sim.records import CRASH, STORE_DOWN, Recorder
+from sim.world import World
+
+
+class RamOnly:
+    """Route each order to a store over all stores; a crash loses what the store held."""
+
+    def __init__(
+        self,
+        env: Environment,
+        world: World,
+        stores: Sequence[Store],
+        balancer: Balancer,
+        recorder: Recorder,
+    ):
+        self.env = env
+        self.stores = stores
+        self.balancer = balancer
+        self.recorder = recorder
+        self.pinned = world.pinned.tolist()
+        self.key_hash = world.key_hash
+        self.prep = stores[0].prep  # the same list every store reads
+
+    def dispatch(self, order: int) -> None:
+        """A new order: send it to its store; it is lost if that store is down."""
+        index = self.pinned[order]
+        if index < 0:
+            index = self.balancer.route(self.key_hash[order])
+        self.recorder.sent_to[order] = index
+        if not self.stores[index].accept(order):
+            self.recorder.lose(order, self.env.now, STORE_DOWN)
+
+    def crash(self, store: Store) -> None:
+        """The store's RAM is gone, and with it every order it held."""
+        dropped = store.crash()
+        now = self.env.now
+        for order in dropped:
+            self.recorder.lose(order, now, CRASH)
+        self.recorder.event(now, "crash", store.index, orders=len(dropped), lost=len(dropped))
+
+    def recover(self, store: Store) -> None:
+        store.recover()
+        self.recorder.event(self.env.now, "recover", store.index)
+
+    def completed(self, order: int, store: Store) -> None:
+        self.recorder.complete(order, self.env.now, self.prep[order])
+
+
+class DatabaseQueue(RamOnly):
+    """The seed's design: every order is written to the database first (status N).
+
+    Online orders are routed over the stores the orchestrator counts as up; one routed to
+    a store that is down but not yet detected waits in the database. When stores are
+    declared down, every online order still N is routed again over the stores up; a store
+    ignores an order it already holds. Stores declared down that answer a poll are put back
+    into the balancer, which moves nothing until the next redistribution.
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        world: World,
+        stores: Sequence[Store],
+        balancer: Balancer,
+        recorder: Recorder,
+        database: Database,
+    ):
+        super().__init__(env, world, stores, balancer, recorder)
+        self.database = database
+
+    def dispatch(self, order: int) -> None:
+        index = self.pinned[order]
+        if index >= 0:
+            super().dispatch(order)
+            return
+        self.database.insert(order)
+        index = self.balancer.route(self.key_hash[order])
+        if index is not None:
+            self.recorder.sent_to[order] = index
+            self.stores[index].accept(order)
+
+    def crash(self, store: Store) -> None:
+        """Walk-ins the store held are lost; its online orders stay N in the database."""
+        dropped = store.crash()
+        now = self.env.now
+        lost = 0
+        for order in dropped:
+            if self.pinned[order] >= 0:
+                self.recorder.lose(order, now, CRASH)
+                lost += 1
+        self.recorder.event(now, "crash", store.index, orders=len(dropped), lost=lost)
+
+    def completed(self, order: int, store: Store) -> None:
+        super().completed(order, store)
+        self.database.finish(order, store)
+
+    def stores_down(self, stores: list[Store]) -> None:
+        """The orchestrator declared `stores` down: take them out, then redistribute."""
+        for store in stores:
+            self.balancer.remove(store.index)
+        self.redistribute()
+
+    def store_up(self, store: Store) -> None:
+        self.balancer.add(store.index)
+
+    def redistribute(self) -> None:
+        """Route every online order still N over the stores up, in arrival order."""
+        route, sent_to, moves = self.balancer.route, self.recorder.sent_to, self.recorder.moves
+        moved = 0
+        orders = sorted(self.database.open)
+        for order in orders:
+            index = route(self.key_hash[order])
+            if index is None:
+                break
+            previous = sent_to[order]
+            if index != previous:
+                if previous >= 0:
+                    moves[order] += 1
+                    moved += 1
+                sent_to[order] = index
+            self.stores[index].accept(order)
+        self.recorder.event(self.env.now, "redistribute", orders=len(orders), moved=moved)

@@ -1,0 +1,47 @@
+"""Scheduling at exact instants, and the fixed order of simultaneous events.
+
+Events at the same instant run in this order, then in the order they were scheduled:
+
+1. COMPLETION: a preparation finishes; a D status lands in the database.
+2. FAILURE: a store crashes or recovers.
+3. ARRIVAL: an order arrives.
+4. POLL: the orchestrator polls the stores.
+
+So a preparation that ends at the very instant of a crash counts as finished, an order
+arriving at the instant of a crash finds the store down, one arriving at a recovery finds
+it up, and a poll at either instant sees the store's new state.
+"""
+
+from __future__ import annotations
+
+import math
+
+from simpy import Environment
+from simpy.events import Event
+
+COMPLETION = 0
+FAILURE = 1
+ARRIVAL = 2
+POLL = 3
+
+
+class At(Event):
+    """An event that happens at absolute time `time`, ranked `priority` among equals.
+
+    The delay is nudged by an ulp where needed so that `now + delay == time` exactly:
+    instants computed two ways (a poll at k * interval, a scripted crash) then compare equal.
+    """
+
+    def __init__(self, env: Environment, time: float, priority: int):
+        # Inlined from Event.__init__ and simpy's Timeout, as SimPy does for speed.
+        self.env = env
+        self.callbacks = []
+        self._value = None
+        self._ok = True
+        now = env.now
+        delay = time - now
+        while now + delay < time:
+            delay = math.nextafter(delay, math.inf)
+        while now + delay > time:
+            delay = math.nextafter(delay, -math.inf)
+        env.schedule(self, priority, delay)

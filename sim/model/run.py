@@ -1,0 +1,52 @@
+"""Run one design on one world: build the components, start them, run to the horizon."""
+
+from __future__ import annotations
+
+import simpy
+
+from sim.model.balancer import Balancer
+from sim.model.database import Database
+from sim.model.designs import DatabaseQueue, RamOnly
+from sim.model.failures import Failures
+from sim.model.orchestrator import Orchestrator
+from sim.model.orders import Arrivals
+from sim.model.store import Store
+from sim.records import Recorder
+from sim.scenario import DesignSpec, StoresSpec
+from sim.world import World
+
+
+def simulate(world: World, stores_spec: StoresSpec, design: DesignSpec) -> Recorder:
+    """Run `design` on `world` over [0, horizon) and return its record.
+
+    Events at the horizon itself do not run. Preparations still under way then are
+    counted as work (`Recorder.work`) only if their order was already completed elsewhere,
+    since only then are they known to be wasted.
+    """
+    env = simpy.Environment()
+    recorder = Recorder(world.size)
+    prep = world.prep.tolist()
+    stores = [Store(env, i, stores_spec.workers, prep, recorder) for i in range(stores_spec.count)]
+    balancer = Balancer(design.balancer, stores_spec.count)
+    if design.queue == "ram":
+        handler: RamOnly = RamOnly(env, world, stores, balancer, recorder)
+    else:
+        database = Database(env, design.database.ack_delay, recorder)
+        handler = queue = DatabaseQueue(env, world, stores, balancer, recorder, database)
+        Orchestrator(
+            env, design.orchestrator, stores, recorder, queue.stores_down, queue.store_up
+        ).start()
+    for store in stores:
+        store.on_done = handler.completed
+    Arrivals(env, world.arrival.tolist(), handler.dispatch).start()
+    Failures(env, stores, world.outages, handler.crash, handler.recover).start()
+    env.run(until=world.horizon)
+    _close(recorder, stores, world.horizon)
+    return recorder
+
+
+def _close(recorder: Recorder, stores: list[Store], horizon: float) -> None:
+    for store in stores:
+        for order, start in store.preparing.items():
+            if recorder.completions[order] > 0:
+                recorder.work[order] += horizon - start

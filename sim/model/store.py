@@ -1,0 +1,107 @@
+"""A store: prepares up to `workers` orders at once from a queue held in RAM, and can crash."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from simpy import Environment
+from simpy.events import Event
+
+from sim.model.events import COMPLETION
+from sim.records import Recorder
+
+
+class Preparation(Event):
+    """One attempt at preparing an order; it ends `prep` after it starts, unless abandoned.
+
+    A crash abandons the attempts under way by moving the store to a new epoch; an attempt
+    of an older epoch does nothing when its time comes.
+    """
+
+    def __init__(self, env: Environment, order: int, prep: float, epoch: int):
+        # Inlined from Event.__init__ and simpy's Timeout, as SimPy does for speed.
+        self.env = env
+        self.callbacks = []
+        self._value = None
+        self._ok = True
+        self.order = order
+        self.epoch = epoch
+        env.schedule(self, COMPLETION, prep)
+
+
+class Store:
+    """Prepares orders handed to it, `workers` at a time, first come first served.
+
+    The store ignores an order it already holds (queued or in preparation); it never reads
+    the database. A crash empties the queue and abandons every preparation under way; after
+    recovery the store is up again and empty. `on_done(order, store)` is called when a
+    preparation finishes.
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        index: int,
+        workers: int,
+        prep: Sequence[float],
+        recorder: Recorder,
+    ):
+        self.env = env
+        self.index = index
+        self.workers = workers
+        self.prep = prep
+        self.recorder = recorder
+        self.on_done: Callable[[int, Store], None] = lambda order, store: None
+        self.up = True
+        self.epoch = 0
+        self.crashed_at = math.nan
+        self.queue: deque[int] = deque()
+        self.preparing: dict[int, float] = {}  # order -> start of its attempt
+        self.held: set[int] = set()
+
+    def accept(self, order: int) -> bool:
+        """Take `order` into RAM; False if the store is down or already holds it."""
+        if not self.up or order in self.held:
+            return False
+        self.held.add(order)
+        if len(self.preparing) < self.workers:
+            self._start(order)
+        else:
+            self.queue.append(order)
+        return True
+
+    def crash(self) -> list[int]:
+        """Go down: every held order is dropped (in preparation first, then queued)."""
+        now = self.env.now
+        work = self.recorder.work
+        for order, start in self.preparing.items():
+            work[order] += now - start
+        dropped = [*self.preparing, *self.queue]
+        self.up = False
+        self.epoch += 1
+        self.crashed_at = now
+        self.preparing.clear()
+        self.queue.clear()
+        self.held.clear()
+        return dropped
+
+    def recover(self) -> None:
+        """Come back up, empty."""
+        self.up = True
+
+    def _start(self, order: int) -> None:
+        self.preparing[order] = self.env.now
+        self.recorder.attempts[order] += 1
+        Preparation(self.env, order, self.prep[order], self.epoch).callbacks.append(self._finish)
+
+    def _finish(self, event: Preparation) -> None:
+        if event.epoch != self.epoch:
+            return  # abandoned by a crash
+        order = event.order
+        del self.preparing[order]
+        self.held.discard(order)
+        self.on_done(order, self)
+        if self.queue:
+            self._start(self.queue.popleft())

@@ -1,0 +1,54 @@
+"""The results folder, written whole or not at all.
+
+Everything is written into a temporary folder beside the destination, which then replaces
+the destination in two renames; a run that is killed part-way leaves the previous results
+as they were and, at worst, a hidden temporary folder, never a half-written file in place.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from sim.experiment import Results
+
+
+def write_results(results: Results, out: Path) -> list[Path]:
+    """Write the results folder `out`; return the files written (inside `out`)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        names = _write_files(results, staging)
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [out / name for name in names]
+
+
+def _write_files(results: Results, folder: Path) -> list[str]:
+    with open(folder / "scenario.yaml", "w", encoding="utf-8") as file:
+        yaml.safe_dump(results.scenario.to_mapping(), file, sort_keys=False)
+    results.replications.to_csv(folder / "replications.csv", index=False)
+    results.summary.to_csv(folder / "summary.csv", index=False)
+    names = ["scenario.yaml", "replications.csv", "summary.csv"]
+    if results.orders is not None:
+        results.orders.to_parquet(folder / "orders.parquet", compression="zstd", index=False)
+        results.timeline.to_csv(folder / "timeline.csv", index=False)
+        names += ["orders.parquet", "timeline.csv"]
+    return names
+
+
+def _replace(staging: Path, out: Path) -> None:
+    if not out.exists():
+        staging.rename(out)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    retired.rmdir()
+    out.rename(retired)
+    staging.rename(out)
+    shutil.rmtree(retired, ignore_errors=True)

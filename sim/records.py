@@ -1,0 +1,117 @@
+"""The record of one run: flat per-order columns and a timeline, turned into DataFrames once.
+
+Components write here where each event happens. Columns are preallocated `array.array`s
+(8 or 4 bytes an order, fast item access), never a Python object per order. "Has not
+happened" is NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+import numpy as np
+import pandas as pd
+
+from sim.world import ONLINE, World
+
+#: Why an order was lost; 0 means it was not.
+LOST_REASONS = {1: "crash", 2: "store_down"}
+CRASH, STORE_DOWN = 1, 2
+TIMELINE_COLUMNS = ("time", "event", "store", "orders", "moved", "lost", "detection_delay")
+
+
+class Recorder:
+    """Per-order columns and timeline events of one design in one replication."""
+
+    def __init__(self, orders: int):
+        nan = array("d", [math.nan])
+        self.first_completion = nan * orders
+        self.done_at = nan * orders  # when the D status landed (database designs)
+        self.lost_at = nan * orders
+        self.work = array("d", bytes(8 * orders))  # preparation time spent, all attempts
+        self.completions = array("i", bytes(4 * orders))
+        self.attempts = array("i", bytes(4 * orders))
+        self.moves = array("i", bytes(4 * orders))
+        self.sent_to = array("i", [-1]) * orders
+        self.lost_reason = array("b", bytes(orders))
+        self.timeline: list[tuple] = []
+
+    def complete(self, order: int, now: float, prep: float) -> None:
+        """A preparation of `order` finished at `now`."""
+        count = self.completions[order]
+        self.completions[order] = count + 1
+        self.work[order] += prep
+        if count == 0:
+            self.first_completion[order] = now
+
+    def lose(self, order: int, now: float, reason: int) -> None:
+        """`order` can never be finished: its only copy is gone."""
+        self.lost_reason[order] = reason
+        self.lost_at[order] = now
+
+    def event(
+        self,
+        time: float,
+        event: str,
+        store: int = -1,
+        orders: int = 0,
+        moved: int = 0,
+        lost: int = 0,
+        detection_delay: float = math.nan,
+    ) -> None:
+        """A timeline event: crash, recover, detected_down, detected_up, redistribute."""
+        self.timeline.append((time, event, store, orders, moved, lost, detection_delay))
+
+    def orders_frame(self, world: World) -> pd.DataFrame:
+        """One row per order, with its outcome."""
+        completions = np.frombuffer(self.completions, dtype=np.int32)
+        reason = np.frombuffer(self.lost_reason, dtype=np.int8)
+        status = np.where(completions > 0, "completed", np.where(reason > 0, "lost", "unfinished"))
+        sent_to = np.frombuffer(self.sent_to, dtype=np.int32)
+        return pd.DataFrame(
+            {
+                "order_id": np.arange(world.size, dtype=np.int64),
+                "kind": pd.Categorical(
+                    np.where(world.pinned == ONLINE, "online", "offline"),
+                    categories=["online", "offline"],
+                ),
+                "pinned_store": pd.array(
+                    np.where(world.pinned == ONLINE, -1, world.pinned), dtype="Int32"
+                ).astype("Int32"),
+                "arrival": world.arrival,
+                "prep_time": world.prep,
+                "first_completion": np.frombuffer(self.first_completion, dtype=np.float64),
+                "done_at": np.frombuffer(self.done_at, dtype=np.float64),
+                "completions": completions,
+                "attempts": np.frombuffer(self.attempts, dtype=np.int32),
+                "work": np.frombuffer(self.work, dtype=np.float64),
+                "status": pd.Categorical(status, categories=["completed", "lost", "unfinished"]),
+                "lost_reason": pd.Categorical(
+                    pd.Series(reason).map(LOST_REASONS), categories=list(LOST_REASONS.values())
+                ),
+                "lost_at": np.frombuffer(self.lost_at, dtype=np.float64),
+                "last_store": pd.array(sent_to, dtype="Int32"),
+                "moves": np.frombuffer(self.moves, dtype=np.int32),
+            }
+        ).assign(
+            pinned_store=lambda df: df["pinned_store"].mask(df["pinned_store"] < 0),
+            last_store=lambda df: df["last_store"].mask(df["last_store"] < 0),
+        )
+
+    def timeline_frame(self) -> pd.DataFrame:
+        """One row per crash, recovery, detection and redistribution, in time order."""
+        frame = pd.DataFrame(self.timeline, columns=list(TIMELINE_COLUMNS))
+        frame = frame.astype(
+            {
+                "time": "float64",
+                "event": "string",
+                "orders": "int64",
+                "moved": "int64",
+                "lost": "int64",
+                "detection_delay": "float64",
+            }
+        )
+        frame["store"] = pd.array(frame["store"].to_numpy(dtype=np.int64), dtype="Int64")
+        frame["store"] = frame["store"].mask(frame["store"] < 0)
+        return frame

@@ -1,0 +1,119 @@
+"""The world of one replication, drawn once and shared by every design (common random numbers).
+
+Everything random is drawn here, in numpy batches, before any design runs: arrival times,
+which store a walk-in stands in, preparation times, and each store's outages. A design
+then differs from another only by what it does with the same orders and the same crashes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+
+from sim.randomness import Streams
+from sim.scenario import FailuresSpec, Scenario
+
+ONLINE = -1  # the `pinned` value of an order any store may prepare
+
+
+@dataclass(frozen=True)
+class World:
+    """Orders (sorted by arrival) and outages of one replication.
+
+    Order `i` arrives at `arrival[i]`, needs `prep[i]`, is pinned to store `pinned[i]`
+    (or `ONLINE`), and is routed by `key_hash[i]`, the xxh3 hash of its key. Online order
+    keys are `online-<k>` (the k-th online arrival), so adding walk-ins does not change how
+    online orders hash. `outages[s]` lists store `s`'s down intervals `(start, end)`.
+    """
+
+    arrival: np.ndarray
+    prep: np.ndarray
+    pinned: np.ndarray
+    key_hash: list[int]
+    outages: tuple[tuple[tuple[float, float], ...], ...]
+    horizon: float
+
+    @property
+    def size(self) -> int:
+        return len(self.arrival)
+
+
+def draw_world(scenario: Scenario, replication: int) -> World:
+    """Draw the orders and outages of replication `replication`."""
+    streams = Streams(scenario.seed, replication)
+    orders = scenario.orders
+    times = [_poisson_times(streams.get("online_arrivals"), orders.online.rate, scenario.duration)]
+    preps = [orders.prep_time.sample(streams.get("online_prep"), len(times[0]))]
+    stores = [np.full(len(times[0]), ONLINE, dtype=np.int32)]
+    for store in range(scenario.stores.count):
+        t = _poisson_times(
+            streams.get("offline_arrivals", store), orders.offline.rate, scenario.duration
+        )
+        times.append(t)
+        preps.append(orders.prep_time.sample(streams.get("offline_prep", store), len(t)))
+        stores.append(np.full(len(t), store, dtype=np.int32))
+    arrival = np.concatenate(times)
+    # Stable sort: at equal times online orders come first, then walk-ins by store.
+    order = np.argsort(arrival, kind="stable")
+    n_online = len(times[0])
+    keys = [xxhash.xxh3_64_intdigest(f"online-{k}".encode()) for k in range(n_online)]
+    key_hash = [keys[i] if i < n_online else 0 for i in order.tolist()]
+    horizon = scenario.horizon
+    outages = tuple(
+        _outages(scenario.failures, store, streams.get("failures", store), horizon)
+        for store in range(scenario.stores.count)
+    )
+    return World(
+        arrival=arrival[order],
+        prep=np.concatenate(preps)[order],
+        pinned=np.concatenate(stores)[order],
+        key_hash=key_hash,
+        outages=outages,
+        horizon=horizon,
+    )
+
+
+def _poisson_times(rng: np.random.Generator, rate: float, duration: float) -> np.ndarray:
+    """A Poisson process on [0, duration): a Poisson count, then sorted uniform times."""
+    if rate == 0:
+        return np.empty(0)
+    count = rng.poisson(rate * duration)
+    return np.sort(rng.uniform(0.0, duration, count))
+
+
+def _outages(
+    failures: FailuresSpec, store: int, rng: np.random.Generator, horizon: float
+) -> tuple[tuple[float, float], ...]:
+    """Down intervals of one store: random ones and scripted ones, overlaps merged."""
+    intervals = [(c.at, c.at + c.down_for) for c in failures.scripted if c.store == store]
+    if failures.mtbf is not None and failures.mttr is not None:
+        intervals += _random_outages(rng, failures.mtbf, failures.mttr, horizon)
+    intervals.sort()
+    merged: list[tuple[float, float]] = []
+    for start, end in intervals:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def _random_outages(
+    rng: np.random.Generator, mtbf: float, mttr: float, horizon: float
+) -> list[tuple[float, float]]:
+    """Alternating exponential up times (mean mtbf) and repair times (mean mttr)."""
+    intervals: list[tuple[float, float]] = []
+    now = 0.0
+    batch = int(horizon / (mtbf + mttr) * 1.5) + 8
+    while True:
+        # Standard exponentials drawn in (up, down) pairs and then scaled, so the batch
+        # size and the means do not change which numbers a crash gets.
+        pairs = rng.standard_exponential((batch, 2))
+        for up, down in (pairs * (mtbf, mttr)).tolist():
+            start = now + up
+            if start >= horizon:
+                return intervals
+            now = start + down
+            intervals.append((start, now))
