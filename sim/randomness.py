@@ -17,6 +17,7 @@ STREAMS = {
     "offline_arrivals": 2,
     "offline_prep": 3,
     "failures": 4,
+    "order_keys": 5,
 }
 
 

@@ -24,7 +24,10 @@ TIMELINE_COLUMNS = ("time", "event", "store", "orders", "moved", "lost", "detect
 class Recorder:
     """Per-order columns and timeline events of one design in one replication."""
 
-    def __init__(self, orders: int):
+    def __init__(self, orders: int, trace: bool = False):
+        #: With `trace`, every step of every order as (time, what, store, order), where
+        #: `what` is sent, ignored, refused, start, finish, abandon, drop, lost or done.
+        self.trace: list[tuple[float, str, int, int]] | None = [] if trace else None
         nan = array("d", [math.nan])
         self.first_completion = nan * orders
         self.done_at = nan * orders  # when the D status landed (database designs)
@@ -49,6 +52,8 @@ class Recorder:
         """`order` can never be finished: its only copy is gone."""
         self.lost_reason[order] = reason
         self.lost_at[order] = now
+        if self.trace is not None:
+            self.trace.append((now, "lost", -1, order))
 
     def event(
         self,
@@ -76,6 +81,7 @@ class Recorder:
                     np.where(world.pinned == ONLINE, "online", "offline"),
                     categories=["online", "offline"],
                 ),
+                "order_key": np.where(world.pinned == ONLINE, world.key_id, 0),
                 "pinned_store": pd.array(
                     np.where(world.pinned == ONLINE, -1, world.pinned), dtype="Int32"
                 ).astype("Int32"),

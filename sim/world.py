@@ -23,14 +23,17 @@ class World:
     """Orders (sorted by arrival) and outages of one replication.
 
     Order `i` arrives at `arrival[i]`, needs `prep[i]`, is pinned to store `pinned[i]`
-    (or `ONLINE`), and is routed by `key_hash[i]`, the xxh3 hash of its key. Online order
-    keys are `online-<k>` (the k-th online arrival), so adding walk-ins does not change how
-    online orders hash. `outages[s]` lists store `s`'s down intervals `(start, end)`.
+    (or `ONLINE`). An online order has a random 63-bit id `key_id[i]` (0 for walk-ins),
+    drawn from its own stream, like the order numbers of a real shop, and is routed by
+    `key_hash[i]`, the xxh3 hash of its key `order_key(key_id[i])`. The k-th online order
+    gets the k-th id, so adding walk-ins does not change how online orders hash.
+    `outages[s]` lists store `s`'s down intervals `(start, end)`.
     """
 
     arrival: np.ndarray
     prep: np.ndarray
     pinned: np.ndarray
+    key_id: np.ndarray
     key_hash: list[int]
     outages: tuple[tuple[tuple[float, float], ...], ...]
     horizon: float
@@ -38,6 +41,11 @@ class World:
     @property
     def size(self) -> int:
         return len(self.arrival)
+
+
+def order_key(key_id: int) -> str:
+    """The key an online order is hashed by: its id as 16 hex digits."""
+    return f"order-{key_id:016x}"
 
 
 def draw_world(scenario: Scenario, replication: int) -> World:
@@ -58,8 +66,10 @@ def draw_world(scenario: Scenario, replication: int) -> World:
     # Stable sort: at equal times online orders come first, then walk-ins by store.
     order = np.argsort(arrival, kind="stable")
     n_online = len(times[0])
-    keys = [xxhash.xxh3_64_intdigest(f"online-{k}".encode()) for k in range(n_online)]
-    key_hash = [keys[i] if i < n_online else 0 for i in order.tolist()]
+    ids = streams.get("order_keys").integers(1, 2**63, n_online, dtype=np.int64)
+    hashes = [xxhash.xxh3_64_intdigest(order_key(i).encode()) for i in ids.tolist()]
+    key_hash = [hashes[i] if i < n_online else 0 for i in order.tolist()]
+    key_id = np.concatenate([ids, np.zeros(len(arrival) - n_online, dtype=np.int64)])[order]
     horizon = scenario.horizon
     outages = tuple(
         _outages(scenario.failures, store, streams.get("failures", store), horizon)
@@ -69,6 +79,7 @@ def draw_world(scenario: Scenario, replication: int) -> World:
         arrival=arrival[order],
         prep=np.concatenate(preps)[order],
         pinned=np.concatenate(stores)[order],
+        key_id=key_id,
         key_hash=key_hash,
         outages=outages,
         horizon=horizon,

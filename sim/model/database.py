@@ -58,3 +58,5 @@ class Database:
         done_at = self.recorder.done_at
         if done_at[order] != done_at[order]:  # NaN: the first D write to land
             done_at[order] = self.env.now
+        if self.recorder.trace is not None:
+            self.recorder.trace.append((self.env.now, "done", -1, order))

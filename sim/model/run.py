@@ -16,15 +16,19 @@ from sim.scenario import DesignSpec, StoresSpec
 from sim.world import World
 
 
-def simulate(world: World, stores_spec: StoresSpec, design: DesignSpec) -> Recorder:
+def simulate(
+    world: World, stores_spec: StoresSpec, design: DesignSpec, trace: bool = False
+) -> Recorder:
     """Run `design` on `world` over [0, horizon) and return its record.
+
+    With `trace`, the record also keeps every step of every order (`Recorder.trace`).
 
     Events at the horizon itself do not run. Preparations still under way then are
     counted as work (`Recorder.work`) only if their order was already completed elsewhere,
     since only then are they known to be wasted.
     """
     env = simpy.Environment()
-    recorder = Recorder(world.size)
+    recorder = Recorder(world.size, trace)
     prep = world.prep.tolist()
     stores = [Store(env, i, stores_spec.workers, prep, recorder) for i in range(stores_spec.count)]
     balancer = Balancer(design.balancer, stores_spec.count)

@@ -63,8 +63,13 @@ class Store:
 
     def accept(self, order: int) -> bool:
         """Take `order` into RAM; False if the store is down or already holds it."""
+        trace = self.recorder.trace
         if not self.up or order in self.held:
+            if trace is not None:
+                trace.append((self.env.now, "ignored" if self.up else "refused", self.index, order))
             return False
+        if trace is not None:
+            trace.append((self.env.now, "sent", self.index, order))
         self.held.add(order)
         if len(self.preparing) < self.workers:
             self._start(order)
@@ -79,6 +84,9 @@ class Store:
         for order, start in self.preparing.items():
             work[order] += now - start
         dropped = [*self.preparing, *self.queue]
+        if self.recorder.trace is not None:
+            self.recorder.trace += [(now, "abandon", self.index, order) for order in self.preparing]
+            self.recorder.trace += [(now, "drop", self.index, order) for order in self.queue]
         self.up = False
         self.epoch += 1
         self.crashed_at = now
@@ -94,12 +102,16 @@ class Store:
     def _start(self, order: int) -> None:
         self.preparing[order] = self.env.now
         self.recorder.attempts[order] += 1
+        if self.recorder.trace is not None:
+            self.recorder.trace.append((self.env.now, "start", self.index, order))
         Preparation(self.env, order, self.prep[order], self.epoch).callbacks.append(self._finish)
 
     def _finish(self, event: Preparation) -> None:
         if event.epoch != self.epoch:
             return  # abandoned by a crash
         order = event.order
+        if self.recorder.trace is not None:
+            self.recorder.trace.append((self.env.now, "finish", self.index, order))
         del self.preparing[order]
         self.held.discard(order)
         self.on_done(order, self)
