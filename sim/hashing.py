@@ -63,6 +63,16 @@ class Ring:
         index = bisect_right(self._points, key_hash)
         return self._owners[index if index < len(self._owners) else 0]
 
+    def shares(self) -> dict[int, float]:
+        """The fraction of the 64-bit hash space each member owns: the arcs that end at
+        its points (a key belongs to the first point clockwise of it)."""
+        owned = dict.fromkeys(self.members, 0)
+        previous = self._points[-1] - 2**64
+        for point, owner in zip(self._points, self._owners, strict=True):
+            owned[owner] += point - previous
+            previous = point
+        return {store: arc / 2**64 for store, arc in owned.items()}
+
 
 class Rendezvous:
     """Highest random weight (Thaler & Ravishankar): the member whose hash with the key wins.
