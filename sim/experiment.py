@@ -49,7 +49,12 @@ def run_replication(scenario: Scenario, replication: int, keep_orders: bool) -> 
         order_frame = record.orders_frame(world)
         timeline = record.timeline_frame()
         metrics = replication_metrics(
-            order_frame, timeline, scenario.warmup, scenario.orders.sla, scenario.horizon
+            order_frame,
+            timeline,
+            scenario.warmup,
+            scenario.orders.sla,
+            scenario.horizon,
+            peak_held=record.peak_held,
         )
         rows.append({"design": design.name, "replication": replication, **metrics})
         label = {"design": design.name, "replication": replication}

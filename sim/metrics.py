@@ -7,6 +7,7 @@ those of the glossary in DESIGN.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ METRICS = (
     "detection_delay",
     "redistributions",
     "moves",
+    "peak_load",
 )
 
 
@@ -41,8 +43,10 @@ def replication_metrics(
     warmup: float,
     sla: float | None,
     horizon: float,
+    peak_held: Sequence[int] = (),
 ) -> dict[str, float]:
-    """The metrics of one design in one replication."""
+    """The metrics of one design in one replication (`peak_held`: per store, the most
+    orders it held at once)."""
     completions = orders["completions"].to_numpy()
     done = completions > 0
     lost = (orders["status"] == "lost").to_numpy()
@@ -67,6 +71,7 @@ def replication_metrics(
         "detection_delay": _mean(timeline.loc[events == "detected_down", "detection_delay"]),
         "redistributions": int((events == "redistribute").sum()),
         "moves": int(orders["moves"].sum()),
+        "peak_load": max(peak_held) if len(peak_held) else math.nan,
     }
 
 

@@ -39,6 +39,7 @@ class Recorder:
         self.sent_to = array("i", [-1]) * orders
         self.lost_reason = array("b", bytes(orders))
         self.timeline: list[tuple] = []
+        self.peak_held: list[int] = []  # per store, the most orders it held at once
 
     def complete(self, order: int, now: float, prep: float) -> None:
         """A preparation of `order` finished at `now`."""

@@ -12,9 +12,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sim.distributions import Distribution
+from sim.hashing.maglev import is_prime
 
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -79,17 +80,32 @@ class DatabaseSpec(_Section):
 
 
 class OrchestratorSpec(_Section):
-    """Polls every store at k * poll_interval; `misses` silent polls in a row mean down."""
+    """Polls every store at k * poll_interval; `misses` silent polls in a row mean down.
+
+    On a detection it routes again every N order (`all`, the seed's design) or only those
+    whose store is not up (`owned`: the database records where each order was sent).
+    """
 
     poll_interval: PositiveFinite = 1.0
     misses: int = Field(default=2, ge=1, le=1_000_000)
+    redistribute: Literal["all", "owned"] = "all"
 
 
 class BalancerSpec(_Section):
-    """How online orders are mapped to stores."""
+    """How online orders are mapped to stores (see `sim.hashing`)."""
 
-    strategy: Literal["modulo", "ring", "rendezvous"] = "ring"
+    strategy: Literal["modulo", "ring", "rendezvous", "jump", "maglev", "bounded"] = "ring"
     vnodes: int = Field(default=160, ge=1, le=10_000)
+    weights: dict[int, PositiveFinite] = Field(default_factory=dict)
+    table_size: int = Field(default=65537, ge=2, le=1_000_003)
+    epsilon: PositiveFinite = 0.25
+
+    @field_validator("table_size")
+    @classmethod
+    def _prime(cls, size: int) -> int:
+        if not is_prime(size):
+            raise ValueError(f"must be a prime number (Maglev), got {size}")
+        return size
 
 
 class DesignSpec(_Section):
@@ -242,10 +258,29 @@ def _resolve_designs(
             base = data.get(section) or {}
             merged[section] = _deep_merge(dict(base), getattr(entry, section))
         try:
-            designs.append(DesignSpec.model_validate(merged))
+            design = DesignSpec.model_validate(merged)
         except ValidationError as error:
             problems += _problems(error, prefix=("designs", name))
+            continue
+        designs.append(design)
+        where = ("designs", name, "balancer") if entry.balancer else ("balancer",)
+        problems += [
+            p
+            for p in _balancer_problems(design.balancer, raw.stores.count, where)
+            if p not in problems
+        ]
     return tuple(designs), problems
+
+
+def _balancer_problems(spec: BalancerSpec, count: int, where: tuple) -> list[Problem]:
+    problems = [
+        Problem((*where, "weights", store), f"no store {store}: stores are 0 to {count - 1}")
+        for store in spec.weights
+        if not 0 <= store < count
+    ]
+    if spec.weights and spec.strategy not in ("ring", "bounded"):
+        problems.append(Problem((*where, "weights"), "weights apply to ring and bounded only"))
+    return problems
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

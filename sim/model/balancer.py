@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sim.hashing import Strategy, build_strategy
 from sim.scenario import BalancerSpec
 
@@ -13,8 +15,10 @@ class Balancer:
     time a store goes down and comes up again.
     """
 
-    def __init__(self, spec: BalancerSpec, stores: int):
+    def __init__(self, spec: BalancerSpec, stores: int, load: Callable[[int], int]):
         self.spec = spec
+        self.stores = stores
+        self.load = load  # orders a store holds now, for bounded loads
         self.members: set[int] = set(range(stores))
         self._cache: dict[frozenset[int], Strategy] = {}
         self._strategy: Strategy | None = None
@@ -39,5 +43,15 @@ class Balancer:
             self._strategy = None
             return
         if key not in self._cache:
-            self._cache[key] = build_strategy(self.spec.strategy, key, self.spec.vnodes)
+            spec = self.spec
+            self._cache[key] = build_strategy(
+                spec.strategy,
+                sorted(key),
+                spec.vnodes,
+                stores=self.stores,
+                weights=spec.weights,
+                table_size=spec.table_size,
+                epsilon=spec.epsilon,
+                load=self.load,
+            )
         self._strategy = self._cache[key]

@@ -82,9 +82,11 @@ class DatabaseQueue(RamOnly):
         balancer: Balancer,
         recorder: Recorder,
         database: Database,
+        redistribute: str = "all",
     ):
         super().__init__(env, world, stores, balancer, recorder)
         self.database = database
+        self.owned_only = redistribute == "owned"
 
     def dispatch(self, order: int) -> None:
         index = self.pinned[order]
@@ -122,10 +124,14 @@ class DatabaseQueue(RamOnly):
         self.balancer.add(store.index)
 
     def redistribute(self) -> None:
-        """Route every online order still N over the stores up, in arrival order."""
+        """Route every online order still N over the stores up, in arrival order; with
+        `owned`, only those last sent to a store that is not a member (or to none)."""
         route, sent_to, moves = self.balancer.route, self.recorder.sent_to, self.recorder.moves
         moved = 0
         orders = sorted(self.database.open)
+        if self.owned_only:
+            members = self.balancer.members
+            orders = [order for order in orders if sent_to[order] not in members]
         for order in orders:
             index = route(self.key_hash[order])
             if index is None:

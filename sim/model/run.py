@@ -31,12 +31,14 @@ def simulate(
     recorder = Recorder(world.size, trace)
     prep = world.prep.tolist()
     stores = [Store(env, i, stores_spec.workers, prep, recorder) for i in range(stores_spec.count)]
-    balancer = Balancer(design.balancer, stores_spec.count)
+    balancer = Balancer(design.balancer, stores_spec.count, lambda i: len(stores[i].held))
     if design.queue == "ram":
         handler: RamOnly = RamOnly(env, world, stores, balancer, recorder)
     else:
         database = Database(env, design.database.ack_delay, recorder)
-        handler = queue = DatabaseQueue(env, world, stores, balancer, recorder, database)
+        handler = queue = DatabaseQueue(
+            env, world, stores, balancer, recorder, database, design.orchestrator.redistribute
+        )
         Orchestrator(
             env, design.orchestrator, stores, recorder, queue.stores_down, queue.store_up
         ).start()
@@ -50,6 +52,7 @@ def simulate(
 
 
 def _close(recorder: Recorder, stores: list[Store], horizon: float) -> None:
+    recorder.peak_held = [store.peak for store in stores]
     for store in stores:
         for order, start in store.preparing.items():
             if recorder.completions[order] > 0:

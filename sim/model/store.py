@@ -60,6 +60,7 @@ class Store:
         self.queue: deque[int] = deque()
         self.preparing: dict[int, float] = {}  # order -> start of its attempt
         self.held: set[int] = set()
+        self.peak = 0  # the most orders held at once
 
     def accept(self, order: int) -> bool:
         """Take `order` into RAM; False if the store is down or already holds it."""
@@ -70,7 +71,10 @@ class Store:
             return False
         if trace is not None:
             trace.append((self.env.now, "sent", self.index, order))
-        self.held.add(order)
+        held = self.held
+        held.add(order)
+        if len(held) > self.peak:
+            self.peak = len(held)
         if len(self.preparing) < self.workers:
             self._start(order)
         else:
