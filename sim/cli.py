@@ -11,8 +11,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from sim.experiment import run
+from sim.hashing_study import format_study, study
 from sim.loading import load_scenario
-from sim.outputs import write_results
+from sim.outputs import write_results, write_study
 from sim.scenario import ScenarioError
 from sim.table import format_summary
 
@@ -22,7 +23,8 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sim",
-        description="Simulate order processing when stores crash, and compare designs.",
+        description="Simulate order processing when stores crash, and compare designs. "
+        "(`python -m sim hashing --help`: the hashing study.)",
     )
     parser.add_argument("scenario", type=Path, help="the scenario YAML file")
     parser.add_argument("--out", type=Path, help="results folder (default: results/<name>)")
@@ -50,7 +52,39 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def hashing_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m sim hashing",
+        description="Measure every hash strategy: keys moved when a store leaves, balance, speed.",
+    )
+    parser.add_argument("--stores", type=int, default=10, help="number of stores (default 10)")
+    parser.add_argument("--keys", type=int, default=20_000, help="number of keys (default 20000)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results") / "hashing",
+        help="folder for hashing.csv and hashing.png (default results/hashing)",
+    )
+    return parser
+
+
+def hashing_main(argv: list[str]) -> int:
+    """`python -m sim hashing`: the hashing study."""
+    args = hashing_parser().parse_args(argv)
+    if not 2 <= args.stores <= 1000 or not 1 <= args.keys <= 10_000_000:
+        print("error: --stores must be 2 to 1000 and --keys 1 to 10,000,000", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    frame = study(args.stores, args.keys)
+    print(format_study(frame))
+    written = write_study(frame, args.out)
+    print(f"\nwrote {', '.join(path.name for path in written)} to {args.out}/")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["hashing"]:
+        return hashing_main(argv[1:])
     args = build_parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)  # clean up like Ctrl-C

@@ -9,20 +9,38 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
+from sim import plots
 from sim.experiment import Results
 
 
 def write_results(results: Results, out: Path) -> list[Path]:
     """Write the results folder `out`; return the files written (inside `out`)."""
+    return _write_folder(out, lambda folder: _write_files(results, folder))
+
+
+def write_study(frame: pd.DataFrame, out: Path) -> list[Path]:
+    """Write the hashing study's `hashing.csv` and `hashing.png` into folder `out`."""
+
+    def write(folder: Path) -> list[str]:
+        frame.to_csv(folder / "hashing.csv", index=False)
+        plots.hashing_study(frame, folder / "hashing.png")
+        return ["hashing.csv", "hashing.png"]
+
+    return _write_folder(out, write)
+
+
+def _write_folder(out: Path, write: Callable[[Path], list[str]]) -> list[Path]:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        names = _write_files(results, staging)
+        names = write(staging)
         _replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
