@@ -86,8 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["hashing"]:
         return hashing_main(argv[1:])
     args = build_parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)  # clean up like Ctrl-C
+    if threading.current_thread() is not threading.main_thread():
+        return _run(args)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # clean up like Ctrl-C
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     sets = list(args.sets)
     if args.seed is not None:
         sets.append(f"seed={args.seed}")
@@ -103,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = args.out if args.out is not None else Path("results") / scenario.name
+    if out.exists() and not out.is_dir():
+        print(f"error: --out {out}: exists and is not a folder", file=sys.stderr)
+        return EXIT_BAD_INPUT
     progress = not args.quiet and sys.stderr.isatty()
     try:
         if args.jobs > 1:

@@ -7,6 +7,7 @@ and refuses duplicate keys (PyYAML would silently keep the last one).
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from sim.scenario import Problem, Scenario, ScenarioError
+from sim.scenario import DEFAULT_DESIGNS, Problem, Scenario, ScenarioError
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -88,8 +89,9 @@ def _read_text(path: Path) -> str:
 
 
 def _parse(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader already refuses some characters here
         node = loader.get_single_node()
         if node is None:
             return None, None
@@ -99,10 +101,22 @@ def _parse(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
         mark = error.problem_mark or error.context_mark
         where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
         raise ScenarioError([], [f"{where}: not a valid scenario file: {error.problem}"]) from None
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        raise ScenarioError(
+            [],
+            [
+                f"{filename}:{line}:{column}: not a valid scenario file: "
+                f"character #x{error.character:04x} is not allowed in YAML"
+            ],
+        ) from None
     except yaml.YAMLError as error:
-        raise ScenarioError([], [f"{filename}: not a valid scenario file: {error}"]) from None
+        message = " ".join(str(error).split())
+        raise ScenarioError([], [f"{filename}: not a valid scenario file: {message}"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _check_nodes(root: yaml.Node, filename: str) -> None:
@@ -135,11 +149,14 @@ def _mark(node: yaml.Node, filename: str) -> str:
 
 
 def _default_name(path: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem).lstrip("._-") or "scenario"
+    """The file's name as a results folder name (at most 64 characters)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem).lstrip("._-")[:64] or "scenario"
 
 
 def _apply_sets(data: dict[str, Any], overrides: Mapping[tuple[str, ...], Any]) -> None:
     for parts, value in overrides.items():
+        if parts[0] == "designs" and len(parts) > 2 and data.get("designs") is None:
+            data["designs"] = copy.deepcopy(DEFAULT_DESIGNS)  # so defaults can be overridden
         target = data
         for depth, part in enumerate(parts[:-1]):
             if parts[0] == "designs" and depth == 1 and part not in (data.get("designs") or {}):

@@ -18,6 +18,8 @@ from sim.world import ONLINE, World
 #: Why an order was lost; 0 means it was not.
 LOST_REASONS = {1: "crash", 2: "store_down"}
 CRASH, STORE_DOWN = 1, 2
+KINDS = ["online", "offline"]
+STATUSES = ["completed", "lost", "unfinished"]
 TIMELINE_COLUMNS = ("time", "event", "store", "orders", "moved", "lost", "detection_delay")
 
 
@@ -73,19 +75,15 @@ class Recorder:
         """One row per order, with its outcome."""
         completions = np.frombuffer(self.completions, dtype=np.int32)
         reason = np.frombuffer(self.lost_reason, dtype=np.int8)
-        status = np.where(completions > 0, "completed", np.where(reason > 0, "lost", "unfinished"))
-        sent_to = np.frombuffer(self.sent_to, dtype=np.int32)
+        status = np.where(completions > 0, 0, np.where(reason > 0, 1, 2)).astype(np.int8)
+        sent_to = np.frombuffer(self.sent_to, dtype=np.int32).copy()
+        online = world.pinned == ONLINE
         return pd.DataFrame(
             {
                 "order_id": np.arange(world.size, dtype=np.int64),
-                "kind": pd.Categorical(
-                    np.where(world.pinned == ONLINE, "online", "offline"),
-                    categories=["online", "offline"],
-                ),
-                "order_key": np.where(world.pinned == ONLINE, world.key_id, 0),
-                "pinned_store": pd.array(
-                    np.where(world.pinned == ONLINE, -1, world.pinned), dtype="Int32"
-                ).astype("Int32"),
+                "order_key": np.where(online, world.key_id, 0),
+                "kind": pd.Categorical.from_codes(online.astype(np.int8) ^ 1, KINDS),
+                "pinned_store": pd.arrays.IntegerArray(world.pinned.astype(np.int32), online),
                 "arrival": world.arrival,
                 "prep_time": world.prep,
                 "first_completion": np.frombuffer(self.first_completion, dtype=np.float64),
@@ -93,17 +91,12 @@ class Recorder:
                 "completions": completions,
                 "attempts": np.frombuffer(self.attempts, dtype=np.int32),
                 "work": np.frombuffer(self.work, dtype=np.float64),
-                "status": pd.Categorical(status, categories=["completed", "lost", "unfinished"]),
-                "lost_reason": pd.Categorical(
-                    pd.Series(reason).map(LOST_REASONS), categories=list(LOST_REASONS.values())
-                ),
+                "status": pd.Categorical.from_codes(status, STATUSES),
+                "lost_reason": pd.Categorical.from_codes(reason - 1, list(LOST_REASONS.values())),
                 "lost_at": np.frombuffer(self.lost_at, dtype=np.float64),
-                "last_store": pd.array(sent_to, dtype="Int32"),
+                "last_store": pd.arrays.IntegerArray(sent_to, sent_to < 0),
                 "moves": np.frombuffer(self.moves, dtype=np.int32),
             }
-        ).assign(
-            pinned_store=lambda df: df["pinned_store"].mask(df["pinned_store"] < 0),
-            last_store=lambda df: df["last_store"].mask(df["last_store"] < 0),
         )
 
     def timeline_frame(self) -> pd.DataFrame:

@@ -28,6 +28,7 @@ DESIGN_SECTIONS = ("database", "orchestrator", "balancer")
 MAX_ORDERS_PER_REPLICATION = 50_000_000
 MAX_POLLS_PER_REPLICATION = 50_000_000
 MAX_CRASHES_PER_STORE = 1_000_000
+MAX_RING_POINTS = 2_000_000
 DEFAULT_DESIGNS: dict[str, dict[str, Any]] = {"ram_only": {"queue": "ram"}, "mq": {"queue": "db"}}
 
 
@@ -191,7 +192,7 @@ class Scenario(_Section):
         try:
             raw = _ScenarioFile.model_validate(dict(data))
         except ValidationError as error:
-            raise ScenarioError(_problems(error)) from None
+            raise ScenarioError(_problems(error) + _override_problems(data)) from None
         designs, problems = _resolve_designs(data, raw)
         problems += list(_world_problems(raw))
         if problems:
@@ -263,23 +264,69 @@ def _resolve_designs(
             problems += _problems(error, prefix=("designs", name))
             continue
         designs.append(design)
-        where = ("designs", name, "balancer") if entry.balancer else ("balancer",)
-        problems += [
-            p
-            for p in _balancer_problems(design.balancer, raw.stores.count, where)
-            if p not in problems
-        ]
+        problems += [p for p in _design_problems(design, entry, raw) if p not in problems]
     return tuple(designs), problems
 
 
-def _balancer_problems(spec: BalancerSpec, count: int, where: tuple) -> list[Problem]:
-    problems = [
-        Problem((*where, "weights", store), f"no store {store}: stores are 0 to {count - 1}")
-        for store in spec.weights
-        if not 0 <= store < count
-    ]
+def _override_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """Mistakes in designs' overrides, each section checked on its own: reported beside
+    mistakes elsewhere, which keep the designs from being resolved."""
+    designs = data.get("designs")
+    problems: list[Problem] = []
+    if not isinstance(designs, Mapping):
+        return problems
+    models = {"database": DatabaseSpec, "orchestrator": OrchestratorSpec, "balancer": BalancerSpec}
+    for name, entry in designs.items():
+        for section, model in models.items():
+            override = entry.get(section) if isinstance(entry, Mapping) else None
+            if isinstance(override, Mapping):
+                try:
+                    model.model_validate(dict(override))
+                except ValidationError as error:
+                    problems += _problems(error, prefix=("designs", name, section))
+    return problems
+
+
+def _design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile) -> list[Problem]:
+    """A design's checks that involve the world: polls, ring size, weights."""
+
+    def where(section: str, key: str) -> tuple[str, ...]:
+        overridden = key in getattr(entry, section) and raw.designs is not None
+        return ("designs", design.name, section, key) if overridden else (section, key)
+
+    count, problems = raw.stores.count, []
+    horizon = raw.duration + (raw.drain if raw.drain is not None else raw.duration / 4)
+    polls = horizon / design.orchestrator.poll_interval * count
+    if design.queue == "db" and polls > MAX_POLLS_PER_REPLICATION:
+        problems.append(
+            Problem(
+                where("orchestrator", "poll_interval"),
+                f"({design.orchestrator.poll_interval:g}) means {polls:.3g} polls of "
+                f"{count} stores per run; the limit is {MAX_POLLS_PER_REPLICATION:.0e}",
+            )
+        )
+    spec = design.balancer
+    for store in spec.weights:
+        if not 0 <= store < count:
+            problems.append(
+                Problem(
+                    (*where("balancer", "weights"), store),
+                    f"no store {store}: stores are 0 to {count - 1}",
+                )
+            )
     if spec.weights and spec.strategy not in ("ring", "bounded"):
-        problems.append(Problem((*where, "weights"), "weights apply to ring and bounded only"))
+        problems.append(Problem(where("balancer", "weights"), "apply to ring and bounded only"))
+    points = sum(max(1, round(spec.vnodes * spec.weights.get(s, 1.0))) for s in range(count))
+    if spec.strategy in ("ring", "bounded") and points > MAX_RING_POINTS:
+        problems.append(
+            Problem(
+                where("balancer", "vnodes"),
+                f"the ring would have {points:.3g} points (vnodes x weights x stores); "
+                f"the limit is {MAX_RING_POINTS:.0e}",
+            )
+        )
+    if spec.strategy == "maglev" and spec.table_size < count:
+        problems.append(Problem(where("balancer", "table_size"), f"must be at least {count}"))
     return problems
 
 
@@ -315,20 +362,6 @@ def _world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
             f"{MAX_ORDERS_PER_REPLICATION:.0e}",
         )
     yield from _failure_problems(raw.failures, raw.stores.count, horizon)
-    for name, entry in (raw.designs or {}).items():
-        if entry.queue != "db":
-            continue
-        poll = entry.orchestrator.get("poll_interval", raw.orchestrator.poll_interval)
-        if (
-            isinstance(poll, int | float)
-            and poll > 0
-            and horizon / poll > MAX_POLLS_PER_REPLICATION
-        ):
-            yield Problem(
-                ("designs", name, "orchestrator", "poll_interval"),
-                f"({poll:g}) means {horizon / poll:.3g} polls per run; the limit is "
-                f"{MAX_POLLS_PER_REPLICATION:.0e}",
-            )
 
 
 def _failure_problems(failures: FailuresSpec, count: int, horizon: float) -> Iterator[Problem]:
