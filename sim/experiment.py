@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -43,8 +44,9 @@ class Results:
 def run_replication(scenario: Scenario, replication: int, keep_orders: bool) -> ReplicationResult:
     """Draw replication `replication`'s world and run every design on it."""
     world = draw_world(scenario, replication)
+    names = [design.name for design in scenario.designs]
     rows, timelines, orders = [], [], []
-    for design in scenario.designs:
+    for index, design in enumerate(scenario.designs):
         record = simulate(world, scenario.stores, design)
         order_frame = record.orders_frame(world)
         timeline = record.timeline_frame()
@@ -57,15 +59,23 @@ def run_replication(scenario: Scenario, replication: int, keep_orders: bool) -> 
             peak_held=record.peak_held,
         )
         rows.append({"design": design.name, "replication": replication, **metrics})
-        label = {"design": design.name, "replication": replication}
-        timelines.append(timeline.assign(**label))
+        timelines.append(_label(timeline, names, index, replication))
         if keep_orders:
-            orders.append(order_frame.assign(**label))
+            orders.append(_label(order_frame, names, index, replication))
     return ReplicationResult(
         rows=rows,
-        timeline=_leading(pd.concat(timelines, ignore_index=True)),
-        orders=_leading(pd.concat(orders, ignore_index=True)) if keep_orders else None,
+        timeline=pd.concat(timelines, ignore_index=True),
+        orders=pd.concat(orders, ignore_index=True) if keep_orders else None,
     )
+
+
+def _label(frame: pd.DataFrame, names: list[str], index: int, replication: int) -> pd.DataFrame:
+    """Put `design` (categorical over all designs, so frames concatenate as categorical)
+    and `replication` first, in place."""
+    codes = np.full(len(frame), index, dtype=np.int8 if len(names) < 128 else np.int32)
+    frame.insert(0, "design", pd.Categorical.from_codes(codes, names))
+    frame.insert(1, "replication", np.full(len(frame), replication, dtype=np.int32))
+    return frame
 
 
 def run(
@@ -103,9 +113,3 @@ def _replications(
         return (run_replication(scenario, r, keep_orders) for r in indices)
     n = scenario.replications
     return executor.map(run_replication, [scenario] * n, indices, [keep_orders] * n)
-
-
-def _leading(frame: pd.DataFrame) -> pd.DataFrame:
-    """Put `design` and `replication` first."""
-    first = ["design", "replication"]
-    return frame[first + [c for c in frame.columns if c not in first]]

@@ -34,7 +34,7 @@ class World:
     prep: np.ndarray
     pinned: np.ndarray
     key_id: np.ndarray
-    key_hash: list[int]
+    key_hash: np.ndarray
     outages: tuple[tuple[tuple[float, float], ...], ...]
     horizon: float
 
@@ -67,9 +67,10 @@ def draw_world(scenario: Scenario, replication: int) -> World:
     order = np.argsort(arrival, kind="stable")
     n_online = len(times[0])
     ids = streams.get("order_keys").integers(1, 2**63, n_online, dtype=np.int64)
-    hashes = [xxhash.xxh3_64_intdigest(order_key(i).encode()) for i in ids.tolist()]
-    key_hash = [hashes[i] if i < n_online else 0 for i in order.tolist()]
-    key_id = np.concatenate([ids, np.zeros(len(arrival) - n_online, dtype=np.int64)])[order]
+    key_id = np.zeros(len(arrival), dtype=np.int64)
+    key_id[:n_online] = ids
+    key_hash = np.zeros(len(arrival), dtype=np.uint64)
+    key_hash[:n_online] = [xxhash.xxh3_64_intdigest(order_key(i).encode()) for i in ids.tolist()]
     horizon = scenario.horizon
     outages = tuple(
         _outages(scenario.failures, store, streams.get("failures", store), horizon)
@@ -79,8 +80,8 @@ def draw_world(scenario: Scenario, replication: int) -> World:
         arrival=arrival[order],
         prep=np.concatenate(preps)[order],
         pinned=np.concatenate(stores)[order],
-        key_id=key_id,
-        key_hash=key_hash,
+        key_id=key_id[order],
+        key_hash=key_hash[order],
         outages=outages,
         horizon=horizon,
     )

@@ -15,9 +15,9 @@ from simpy import Environment
 
 from sim.model.balancer import Balancer
 from sim.model.database import Database
+from sim.model.orders import OrderBook
 from sim.model.store import Store
 from sim.records import CRASH, STORE_DOWN, Recorder
-from sim.world import World
 
 
 class RamOnly:
@@ -26,7 +26,7 @@ class RamOnly:
     def __init__(
         self,
         env: Environment,
-        world: World,
+        book: OrderBook,
         stores: Sequence[Store],
         balancer: Balancer,
         recorder: Recorder,
@@ -35,9 +35,9 @@ class RamOnly:
         self.stores = stores
         self.balancer = balancer
         self.recorder = recorder
-        self.pinned = world.pinned.tolist()
-        self.key_hash = world.key_hash
-        self.prep = stores[0].prep  # the same list every store reads
+        self.pinned = book.pinned
+        self.key_hash = book.key_hash
+        self.prep = book.prep
 
     def dispatch(self, order: int) -> None:
         """A new order: send it to its store; it is lost if that store is down."""
@@ -77,14 +77,14 @@ class DatabaseQueue(RamOnly):
     def __init__(
         self,
         env: Environment,
-        world: World,
+        book: OrderBook,
         stores: Sequence[Store],
         balancer: Balancer,
         recorder: Recorder,
         database: Database,
         redistribute: str = "all",
     ):
-        super().__init__(env, world, stores, balancer, recorder)
+        super().__init__(env, book, stores, balancer, recorder)
         self.database = database
         self.owned_only = redistribute == "owned"
 

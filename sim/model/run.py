@@ -9,7 +9,7 @@ from sim.model.database import Database
 from sim.model.designs import DatabaseQueue, RamOnly
 from sim.model.failures import Failures
 from sim.model.orchestrator import Orchestrator
-from sim.model.orders import Arrivals
+from sim.model.orders import Arrivals, OrderBook
 from sim.model.store import Store
 from sim.records import Recorder
 from sim.scenario import DesignSpec, StoresSpec
@@ -29,22 +29,24 @@ def simulate(
     """
     env = simpy.Environment()
     recorder = Recorder(world.size, trace)
-    prep = world.prep.tolist()
-    stores = [Store(env, i, stores_spec.workers, prep, recorder) for i in range(stores_spec.count)]
+    book = OrderBook.from_world(world)
+    stores = [
+        Store(env, i, stores_spec.workers, book.prep, recorder) for i in range(stores_spec.count)
+    ]
     balancer = Balancer(design.balancer, stores_spec.count, lambda i: len(stores[i].held))
     if design.queue == "ram":
-        handler: RamOnly = RamOnly(env, world, stores, balancer, recorder)
+        handler: RamOnly = RamOnly(env, book, stores, balancer, recorder)
     else:
         database = Database(env, design.database.ack_delay, recorder)
         handler = queue = DatabaseQueue(
-            env, world, stores, balancer, recorder, database, design.orchestrator.redistribute
+            env, book, stores, balancer, recorder, database, design.orchestrator.redistribute
         )
         Orchestrator(
             env, design.orchestrator, stores, recorder, queue.stores_down, queue.store_up
         ).start()
     for store in stores:
         store.on_done = handler.completed
-    Arrivals(env, world.arrival.tolist(), handler.dispatch).start()
+    Arrivals(env, book.arrival, handler.dispatch).start()
     Failures(env, stores, world.outages, handler.crash, handler.recover).start()
     env.run(until=world.horizon)
     _close(recorder, stores, world.horizon)
