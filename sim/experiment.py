@@ -39,6 +39,24 @@ class Results:
     summary: pd.DataFrame
     timeline: pd.DataFrame
     orders: pd.DataFrame | None
+    trace: pd.DataFrame | None = None
+
+
+def trace_replication(scenario: Scenario, replication: int = 0) -> pd.DataFrame:
+    """Every step of every order of one replication, for every design: `design, time,
+    what, store, order` (what: sent, ignored, refused, start, finish, abandon, drop, lost,
+    done). The run is the same as in `run_replication`, only recorded in full."""
+    world = draw_world(scenario, replication)
+    frames = []
+    for design in scenario.designs:
+        record = simulate(world, scenario.stores, design, trace=True)
+        frame = pd.DataFrame(record.trace, columns=["time", "what", "store", "order"])
+        frame.insert(0, "design", design.name)
+        frames.append(frame)
+    trace = pd.concat(frames, ignore_index=True)
+    trace["design"] = pd.Categorical(trace["design"], [d.name for d in scenario.designs])
+    trace["what"] = trace["what"].astype("category")
+    return trace
 
 
 def run_replication(scenario: Scenario, replication: int, keep_orders: bool) -> ReplicationResult:
@@ -83,8 +101,13 @@ def run(
     keep_orders: bool = False,
     executor: Executor | None = None,
     progress: bool = False,
+    trace: bool = False,
 ) -> Results:
-    """Run every replication (serially, or on `executor`) and summarize them."""
+    """Run every replication (serially, or on `executor`) and summarize them.
+
+    `keep_orders` keeps the per-order table of every run (`Results.orders`); `trace` also
+    records every step of replication 0 (`Results.trace`, for the timeline plot).
+    """
     results = list(
         tqdm(
             _replications(scenario, keep_orders, executor),
@@ -102,6 +125,7 @@ def run(
         summary=summarize(replications),
         timeline=pd.concat([r.timeline for r in results], ignore_index=True),
         orders=pd.concat([r.orders for r in results], ignore_index=True) if keep_orders else None,
+        trace=trace_replication(scenario, 0) if trace else None,
     )
 
 

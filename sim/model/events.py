@@ -14,7 +14,7 @@ it up, and a poll at either instant sees the store's new state.
 
 from __future__ import annotations
 
-import math
+from heapq import heappush
 
 from simpy import Environment
 from simpy.events import Event
@@ -28,20 +28,19 @@ POLL = 3
 class At(Event):
     """An event that happens at absolute time `time`, ranked `priority` among equals.
 
-    The delay is nudged by an ulp where needed so that `now + delay == time` exactly:
-    instants computed two ways (a poll at k * interval, a scripted crash) then compare equal.
+    SimPy's `schedule` takes a delay, and `now + (time - now)` is not always `time` in
+    floating point (some sums cannot reach it at all), so an instant computed two ways (a
+    poll at k * interval, a scripted crash) could fire an ulp apart. The event is put on
+    SimPy's queue at `time` itself instead, with the same key SimPy uses: (time, priority,
+    insertion counter).
     """
 
     def __init__(self, env: Environment, time: float, priority: int):
+        if time < env.now:
+            raise ValueError(f"time {time} is in the past (now {env.now})")
         # Inlined from Event.__init__ and simpy's Timeout, as SimPy does for speed.
         self.env = env
         self.callbacks = []
         self._value = None
         self._ok = True
-        now = env.now
-        delay = time - now
-        while now + delay < time:
-            delay = math.nextafter(delay, math.inf)
-        while now + delay > time:
-            delay = math.nextafter(delay, -math.inf)
-        env.schedule(self, priority, delay)
+        heappush(env._queue, (time, priority, next(env._eid), self))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
 from collections.abc import Callable, Generator, Sequence
 
 from simpy import Environment
@@ -62,6 +64,7 @@ class Orchestrator:
         self.on_down = on_down
         self.on_up = on_up
         self.detectors = [Detector(spec.misses) for _ in stores]
+        self.last_answer = [-math.inf] * len(stores)  # when each store last answered a poll
 
     def start(self) -> None:
         self.env.process(self.poll())
@@ -74,16 +77,23 @@ class Orchestrator:
             tick += 1
             self.poll_once()
 
+    def went_silent(self, store: Store) -> float:
+        """The first crash after the store last answered: when it went silent (it may
+        have come back and crashed again between two polls since)."""
+        crashes = store.crashes
+        return crashes[bisect_right(crashes, self.last_answer[store.index])]
+
     def poll_once(self) -> None:
         """One round of polls; the decisions it leads to."""
         now = self.env.now
         down = []
         for store, detector in zip(self.stores, self.detectors, strict=True):
             verdict = detector.observe(store.up)
+            if store.up:
+                self.last_answer[store.index] = now
             if verdict == "down":
-                self.recorder.event(
-                    now, "detected_down", store.index, detection_delay=now - store.crashed_at
-                )
+                delay = now - self.went_silent(store)
+                self.recorder.event(now, "detected_down", store.index, detection_delay=delay)
                 down.append(store)
             elif verdict == "up":
                 self.recorder.event(now, "detected_up", store.index)

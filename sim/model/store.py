@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -56,7 +55,7 @@ class Store:
         self.on_done: Callable[[int, Store], None] = lambda order, store: None
         self.up = True
         self.epoch = 0
-        self.crashed_at = math.nan
+        self.crashes: list[float] = []  # when each crash happened
         self.queue: deque[int] = deque()
         self.preparing: dict[int, float] = {}  # order -> start of its attempt
         self.held: set[int] = set()
@@ -93,7 +92,7 @@ class Store:
             self.recorder.trace += [(now, "drop", self.index, order) for order in self.queue]
         self.up = False
         self.epoch += 1
-        self.crashed_at = now
+        self.crashes.append(now)
         self.preparing.clear()
         self.queue.clear()
         self.held.clear()
