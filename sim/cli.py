@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs", type=int, default=1, help="replications run in parallel processes (default 1)"
     )
+    parser.add_argument(
+        "--no-plots", dest="plots", action="store_false", help="write no plots and no report.md"
+    )
     parser.add_argument("--quiet", action="store_true", help="print no progress bar")
     return parser
 
@@ -115,14 +118,19 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: --out {out}: exists and is not a folder", file=sys.stderr)
         return EXIT_BAD_INPUT
     progress = not args.quiet and sys.stderr.isatty()
+    options = {
+        "keep_orders": args.orders or args.plots,  # the latency plot reads the orders
+        "trace": args.plots,
+        "progress": progress,
+    }
     try:
         if args.jobs > 1:
             with ProcessPoolExecutor(max_workers=min(args.jobs, os.cpu_count() or 1)) as pool:
-                results = run(scenario, keep_orders=args.orders, executor=pool, progress=progress)
+                results = run(scenario, executor=pool, **options)
         else:
-            results = run(scenario, keep_orders=args.orders, progress=progress)
+            results = run(scenario, **options)
         print(format_summary(results.summary, scenario))
-        written = write_results(results, out)
+        written = write_results(results, out, tables=args.orders, figures=args.plots)
     except KeyboardInterrupt:
         print("interrupted: no results written", file=sys.stderr)
         return 130

@@ -34,8 +34,13 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_scenario(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
-    """Read, override and validate a scenario file; raise `ScenarioError` on any mistake."""
+def load_scenario(path: str | Path, sets: Sequence[str] = (), **python_overrides: Any) -> Scenario:
+    """Read, override and validate a scenario file; raise `ScenarioError` on any mistake.
+
+    `sets` are `KEY=VALUE` strings as on the command line (`"stores.count=8"`, the value
+    read as YAML); `overrides` are Python values, with `__` for the dots of a key path:
+    `load_scenario(path, replications=3, stores__count=8)`.
+    """
     path = Path(path)
     text = _read_text(path)
     node, data = _parse(text, str(path))
@@ -45,6 +50,7 @@ def load_scenario(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
         raise ScenarioError([], [f"{path}:1:1: the file must be a mapping of keys to values"])
     data.setdefault("name", _default_name(path))
     overrides = parse_sets(sets)
+    overrides.update({tuple(key.split("__")): value for key, value in python_overrides.items()})
     _apply_sets(data, overrides)
     try:
         return Scenario.from_mapping(data)

@@ -15,13 +15,26 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from sim import plots
+from sim import plots, report
 from sim.experiment import Results
 
 
-def write_results(results: Results, out: Path) -> list[Path]:
-    """Write the results folder `out`; return the files written (inside `out`)."""
-    return _write_folder(out, lambda folder: _write_files(results, folder))
+def write_results(
+    results: Results, out: Path, tables: bool = False, figures: bool = False
+) -> list[Path]:
+    """Write the results folder `out`; return the files written (inside `out`).
+
+    `tables` adds orders.parquet and timeline.csv (`results.orders` is needed);
+    `figures` adds the plots and report.md.
+    """
+
+    def write(folder: Path) -> list[str]:
+        names = _write_files(results, folder, tables)
+        if figures:
+            names += _write_figures(results, folder)
+        return names
+
+    return _write_folder(out, write)
 
 
 def write_study(frame: pd.DataFrame, out: Path) -> list[Path]:
@@ -48,17 +61,46 @@ def _write_folder(out: Path, write: Callable[[Path], list[str]]) -> list[Path]:
     return [out / name for name in names]
 
 
-def _write_files(results: Results, folder: Path) -> list[str]:
+def _write_files(results: Results, folder: Path, tables: bool) -> list[str]:
     with open(folder / "scenario.yaml", "w", encoding="utf-8") as file:
         yaml.safe_dump(results.scenario.to_mapping(), file, sort_keys=False)
     results.replications.to_csv(folder / "replications.csv", index=False)
     results.summary.to_csv(folder / "summary.csv", index=False)
     names = ["scenario.yaml", "replications.csv", "summary.csv"]
-    if results.orders is not None:
+    if tables and results.orders is not None:
         results.orders.to_parquet(folder / "orders.parquet", compression="zstd", index=False)
         results.timeline.to_csv(folder / "timeline.csv", index=False)
         names += ["orders.parquet", "timeline.csv"]
     return names
+
+
+def _write_figures(results: Results, folder: Path) -> list[str]:
+    """The plots that the results allow, and report.md embedding them."""
+    scenario, unit = results.scenario, results.scenario.time_unit
+    figures = {"Lost, duplicated and wasted, per design": "comparison.png"}
+    plots.comparison(results.summary, folder / "comparison.png", unit)
+    if results.orders is not None:
+        figures["Latency of completed orders"] = "latency.png"
+        plots.latency(
+            results.orders, folder / "latency.png", scenario.orders.sla, scenario.warmup, unit
+        )
+    if results.trace is not None:
+        figures["Replication 0, store by store"] = "timeline.png"
+        plots.timeline(
+            results.timeline,
+            results.trace,
+            folder / "timeline.png",
+            scenario.stores.count,
+            scenario.horizon,
+            unit,
+        )
+        figures["Orders per store around the first redistribution"] = "load_after_crash.png"
+        plots.load_after_crash(
+            results.trace, results.timeline, folder / "load_after_crash.png", scenario.stores.count
+        )
+    text = report.render(results.summary, scenario, figures)
+    (folder / "report.md").write_text(text, encoding="utf-8")
+    return [*figures.values(), "report.md"]
 
 
 def _replace(staging: Path, out: Path) -> None:

@@ -43,7 +43,17 @@ CONTRACT = [
 SUMMARY_COLUMNS = ["design", "metric", "mean", "ci_low", "ci_high", "n"]
 TIMELINE_EVENTS = {"crash", "recover", "detected_down", "detected_up", "redistribute"}
 #: A short run of one_crash: its crash (store 1 at 60) stays inside [0, 90).
-SHORT = ["--replications", "2", "--set", "duration=60", "--set", "drain=30", "--quiet"]
+SHORT = [
+    "--replications",
+    "2",
+    "--set",
+    "duration=60",
+    "--set",
+    "drain=30",
+    "--quiet",
+    "--no-plots",
+]
+FIGURES = ["comparison.png", "latency.png", "load_after_crash.png", "report.md", "timeline.png"]
 
 
 def readme_columns(file: str) -> list[str]:
@@ -112,6 +122,15 @@ def shipped(request, tmp_path_factory):
     return path, out, done.stdout
 
 
+def test_plots_and_report_are_written_by_default(tmp_path, monkeypatch):
+    out = tmp_path / "default"
+    args = [a for a in SHORT if a != "--no-plots"]
+    sim_in_process(ONE_CRASH, "--out", out, *args, cwd=tmp_path, monkeypatch=monkeypatch)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["replications.csv", "scenario.yaml", "summary.csv", *FIGURES]
+    )
+
+
 @pytest.fixture(scope="module")
 def with_orders(tmp_path_factory):
     """one_crash, short, seed 11, with --orders, into a nested --out."""
@@ -126,11 +145,9 @@ def with_orders(tmp_path_factory):
 
 def test_shipped_scenario_writes_the_results_folder(shipped):
     _, out, _ = shipped
-    assert sorted(p.name for p in out.iterdir()) == [
-        "replications.csv",
-        "scenario.yaml",
-        "summary.csv",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["replications.csv", "scenario.yaml", "summary.csv", *FIGURES]
+    )
     assert_no_leftovers(out)
 
 
