@@ -25,7 +25,8 @@ def peak_rss_bytes() -> int:
 
 
 def count_events(function, *args):
-    """Run `function` with SimPy's Environment.schedule counted (an untimed run)."""
+    """Run `function` with every event put on SimPy's queue counted (an untimed run): the
+    calls of `Environment.schedule`, and the events `sim` puts there at exact instants."""
     import simpy
 
     original = simpy.Environment.schedule
@@ -37,7 +38,19 @@ def count_events(function, *args):
 
     simpy.Environment.schedule = schedule
     try:
-        function(*args)
+        from sim.model import events
+
+        pushed = events.heappush
+
+        def heappush(queue, item):
+            counter[0] += 1
+            pushed(queue, item)
+
+        events.heappush = heappush
+        try:
+            function(*args)
+        finally:
+            events.heappush = pushed
     finally:
         simpy.Environment.schedule = original
     return counter[0]
@@ -200,7 +213,7 @@ def case_parallel(jobs: int) -> dict:
 
     import sim
 
-    scenario = dominoes(replications=8, duration=2400)
+    scenario = dominoes(replications=8, duration=24_000)
     started = time.perf_counter()
     if jobs == 1:
         results = sim.run(scenario)

@@ -134,7 +134,7 @@ def main() -> int:
     del rows
     report["scale"] = scale
 
-    print("\nParallel: 8 replications of dominoes (40 hours each)")
+    print("\nParallel: 8 replications of dominoes (400 hours each)")
     cores = os.cpu_count() or 1
     serial = measure("parallel", 1, repeats=repeats)
     pooled = measure("parallel", cores, repeats=repeats)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from sim.hashing import Strategy, build_strategy
 from sim.scenario import BalancerSpec
@@ -44,14 +45,39 @@ class Balancer:
             return
         if key not in self._cache:
             spec = self.spec
-            self._cache[key] = build_strategy(
-                spec.strategy,
-                sorted(key),
-                spec.vnodes,
-                stores=self.stores,
-                weights=spec.weights,
-                table_size=spec.table_size,
-                epsilon=spec.epsilon,
-                load=self.load,
-            )
+            if spec.strategy == "bounded":  # answers depend on live loads: never shared
+                self._cache[key] = build_strategy(
+                    "bounded",
+                    sorted(key),
+                    spec.vnodes,
+                    weights=spec.weights,
+                    epsilon=spec.epsilon,
+                    load=self.load,
+                )
+            else:
+                self._cache[key] = _shared_strategy(
+                    spec.strategy,
+                    tuple(sorted(key)),
+                    spec.vnodes,
+                    self.stores,
+                    tuple(sorted(spec.weights.items())),
+                    spec.table_size,
+                )
         self._strategy = self._cache[key]
+
+
+@lru_cache(maxsize=512)
+def _shared_strategy(
+    name: str,
+    members: tuple[int, ...],
+    vnodes: int,
+    stores: int,
+    weights: tuple[tuple[int, float], ...],
+    table_size: int,
+) -> Strategy:
+    """A strategy whose answers depend only on its arguments, built once per process:
+    the same memberships recur across designs and replications (a Maglev table or a ring
+    of many points costs milliseconds to build)."""
+    return build_strategy(
+        name, members, vnodes, stores=stores, weights=dict(weights), table_size=table_size
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 
 from simpy import Environment
 
@@ -65,27 +65,62 @@ class Orchestrator:
         self.on_up = on_up
         self.detectors = [Detector(spec.misses) for _ in stores]
         self.last_answer = [-math.inf] * len(stores)  # when each store last answered a poll
+        self.all_answered = -math.inf  # the last round in which every store answered
+        self.unsettled = 0  # detectors counting misses or holding a store declared down
+        self.sleeping = False
 
     def start(self) -> None:
-        self.env.process(self.poll())
+        self.stores[0].fleet.on_crash = self.wake
+        self._schedule(1)
 
-    def poll(self) -> Generator[At, None, None]:
-        interval = self.spec.poll_interval
-        tick = 1
-        while True:
-            yield At(self.env, tick * interval, POLL)
+    def _schedule(self, tick: int) -> None:
+        event = At(self.env, tick * self.spec.poll_interval, POLL)
+        event.tick = tick
+        event.callbacks.append(self._poll)
+        self.sleeping = False
+
+    def _poll(self, event: At) -> None:
+        """Poll round number `event.tick`; then the next, unless there is nothing to watch.
+
+        While every store is up and no detector counts anything, a round changes nothing,
+        so the orchestrator sleeps and a crash wakes it for the first round at or after
+        the crash: the rounds are those of polling every interval, without the idle ones.
+        """
+        self.poll_once()
+        if self.unsettled == 0 and self.stores[0].fleet.down == 0:
+            self.sleeping = True
+        else:
+            self._schedule(event.tick + 1)
+
+    def wake(self) -> None:
+        """A store crashed: resume polling at the first round at or after now."""
+        if not self.sleeping:
+            return
+        interval, now = self.spec.poll_interval, self.env.now
+        tick = max(1, math.ceil(now / interval))
+        while tick > 1 and (tick - 1) * interval >= now:
+            tick -= 1
+        while tick * interval < now:
             tick += 1
-            self.poll_once()
+        if tick > 1:
+            self.all_answered = max(self.all_answered, (tick - 1) * interval)
+        self._schedule(tick)
 
     def went_silent(self, store: Store) -> float:
         """The first crash after the store last answered: when it went silent (it may
         have come back and crashed again between two polls since)."""
         crashes = store.crashes
-        return crashes[bisect_right(crashes, self.last_answer[store.index])]
+        answered = max(self.last_answer[store.index], self.all_answered)
+        return crashes[bisect_right(crashes, answered)]
 
     def poll_once(self) -> None:
         """One round of polls; the decisions it leads to."""
         now = self.env.now
+        if self.unsettled == 0 and self.stores[0].fleet.down == 0:
+            # Every store answers and no detector has anything to count: the round
+            # changes nothing (the common case; polls are frequent, crashes rare).
+            self.all_answered = now
+            return
         down = []
         for store, detector in zip(self.stores, self.detectors, strict=True):
             verdict = detector.observe(store.up)
@@ -98,5 +133,6 @@ class Orchestrator:
             elif verdict == "up":
                 self.recorder.event(now, "detected_up", store.index)
                 self.on_up(store)
+        self.unsettled = sum(d.silent > 0 or d.declared_down for d in self.detectors)
         if down:
             self.on_down(down)

@@ -10,7 +10,7 @@ from sim.model.designs import DatabaseQueue, RamOnly
 from sim.model.failures import Failures
 from sim.model.orchestrator import Orchestrator
 from sim.model.orders import Arrivals, OrderBook
-from sim.model.store import Store
+from sim.model.store import Fleet, Store
 from sim.records import Recorder
 from sim.scenario import DesignSpec, StoresSpec
 from sim.world import World
@@ -30,8 +30,10 @@ def simulate(
     env = simpy.Environment()
     recorder = Recorder(world.size, trace)
     book = OrderBook.from_world(world)
+    fleet = Fleet()
     stores = [
-        Store(env, i, stores_spec.workers, book.prep, recorder) for i in range(stores_spec.count)
+        Store(env, i, stores_spec.workers, book.prep, recorder, fleet)
+        for i in range(stores_spec.count)
     ]
     balancer = Balancer(design.balancer, stores_spec.count, lambda i: len(stores[i].held))
     if design.queue == "ram":

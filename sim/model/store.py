@@ -30,6 +30,17 @@ class Preparation(Event):
         env.schedule(self, COMPLETION, prep)
 
 
+class Fleet:
+    """What the stores share: how many of them are down right now, and whom to tell of a
+    crash (the orchestrator sleeps while there is nothing to watch; see `Orchestrator`)."""
+
+    __slots__ = ("down", "on_crash")
+
+    def __init__(self) -> None:
+        self.down = 0
+        self.on_crash: Callable[[], None] = lambda: None
+
+
 class Store:
     """Prepares orders handed to it, `workers` at a time, first come first served.
 
@@ -46,12 +57,14 @@ class Store:
         workers: int,
         prep: Sequence[float],
         recorder: Recorder,
+        fleet: Fleet | None = None,
     ):
         self.env = env
         self.index = index
         self.workers = workers
         self.prep = prep
         self.recorder = recorder
+        self.fleet = fleet if fleet is not None else Fleet()
         self.on_done: Callable[[int, Store], None] = lambda order, store: None
         self.up = True
         self.epoch = 0
@@ -91,6 +104,8 @@ class Store:
             self.recorder.trace += [(now, "abandon", self.index, order) for order in self.preparing]
             self.recorder.trace += [(now, "drop", self.index, order) for order in self.queue]
         self.up = False
+        self.fleet.down += 1
+        self.fleet.on_crash()
         self.epoch += 1
         self.crashes.append(now)
         self.preparing.clear()
@@ -101,6 +116,7 @@ class Store:
     def recover(self) -> None:
         """Come back up, empty."""
         self.up = True
+        self.fleet.down -= 1
 
     def _start(self, order: int) -> None:
         self.preparing[order] = self.env.now
