@@ -1,24 +1,42 @@
-"""Replications × designs: each replication draws one world and runs every design on it.
+"""Replications × designs × cells: each replication draws one world and runs every design.
 
-A replication is one task (a module-level function, so any `concurrent.futures.Executor`
-can run it: a process pool, or a Dask cluster's executor); results are put back in
-replication order, so they are the same whichever executor ran them.
+Work goes out in tasks (module-level functions, so any `concurrent.futures.Executor` runs
+them: this process, a process pool, a Dask cluster), each a batch of replications of one
+cell sized to take about a second. Results are put back in (cell, replication) order, so
+they are the same whichever executor ran them. Finished replications can be kept in a
+`Cache`, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import Executor
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from sim.metrics import METRICS, replication_metrics, summarize
+from sim.cache import Cache, cell_key
+from sim.executors import Runner
+from sim.metrics import METRICS, paired_differences, replication_metrics, summarize
 from sim.model import simulate
 from sim.scenario import Scenario
+from sim.sweep import cells
 from sim.world import draw_world
+
+#: Metrics whose intervals `precision` watches.
+PRECISION_METRICS = (
+    "completed",
+    "lost",
+    "duplicates",
+    "wasted_work",
+    "latency_mean",
+    "latency_p95",
+    "sla_missed",
+)
+#: About how long one task should run, in seconds (estimated from the orders it simulates).
+TASK_SECONDS = 1.0
+SECONDS_PER_ORDER = 15e-6
 
 
 @dataclass(frozen=True)
@@ -32,7 +50,8 @@ class ReplicationResult:
 
 @dataclass(frozen=True)
 class Results:
-    """All replications of a scenario: tidy frames, each row carrying design and replication."""
+    """All replications of a scenario: tidy frames, each row carrying design and replication
+    (and, for a sweep, the cell number and swept values, as the last columns)."""
 
     scenario: Scenario
     replications: pd.DataFrame
@@ -40,6 +59,14 @@ class Results:
     timeline: pd.DataFrame
     orders: pd.DataFrame | None
     trace: pd.DataFrame | None = None
+    comparisons: pd.DataFrame | None = None
+    errors: dict[int, str] = field(default_factory=dict)  # cell -> what went wrong
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def swept(self) -> list[str]:
+        """The swept keys (columns of the frames), in grid order."""
+        return list(self.scenario.sweep)
 
 
 def trace_replication(scenario: Scenario, replication: int = 0) -> pd.DataFrame:
@@ -96,44 +123,136 @@ def _label(frame: pd.DataFrame, names: list[str], index: int, replication: int) 
     return frame
 
 
+def run_batch(scenario: Scenario, replications: list[int], keep_orders: bool) -> list:
+    """A task: several replications of one cell."""
+    return [run_replication(scenario, r, keep_orders) for r in replications]
+
+
 def run(
     scenario: Scenario,
     keep_orders: bool = False,
-    executor: Executor | None = None,
+    runner: Runner | None = None,
     progress: bool = False,
     trace: bool = False,
+    precision: float | None = None,
+    max_replications: int = 1000,
+    cache: Cache | None = None,
+    executor=None,
 ) -> Results:
-    """Run every replication (serially, or on `executor`) and summarize them.
+    """Run every replication of every cell and summarize them.
 
-    `keep_orders` keeps the per-order table of every run (`Results.orders`); `trace` also
-    records every step of replication 0 (`Results.trace`, for the timeline plot).
+    `keep_orders` keeps the per-order tables; `trace` records every step of replication 0
+    (for the timeline plot); `precision` adds replications, up to `max_replications`, until
+    every watched interval's half-width is within that fraction of its mean; `cache`
+    keeps finished replications on disk. `runner` (or a bare `executor`) says where tasks
+    run: in this process by default.
     """
-    results = list(
-        tqdm(
-            _replications(scenario, keep_orders, executor),
-            total=scenario.replications,
-            desc=scenario.name,
-            unit="rep",
-            disable=not progress,
+    if runner is None:
+        runner = Runner.using(executor) if executor is not None else Runner(None)
+    grid = cells(scenario)
+    done: dict[tuple[int, int], ReplicationResult] = {}
+    errors: dict[int, str] = {}
+    wanted = {cell.index: cell.scenario.replications for cell in grid}
+    bar = tqdm(desc=scenario.name, unit="rep", disable=not progress)
+    while True:
+        missing = {
+            c.index: [r for r in range(wanted[c.index]) if (c.index, r) not in done]
+            for c in grid
+            if c.index not in errors
+        }
+        _execute(grid, missing, keep_orders, runner, cache, done, errors, bar)
+        if precision is None:
+            break
+        more = _short_of_precision(grid, done, wanted, errors, precision, max_replications)
+        if not more:
+            break
+        wanted.update(more)
+    bar.close()
+    return _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precision)
+
+
+def _execute(grid, missing, keep_orders, runner, cache, done, errors, bar) -> None:
+    tasks = {}
+    for cell in grid:
+        replications = missing.get(cell.index, [])
+        key = cell_key(cell.scenario, keep_orders) if cache else ""
+        to_run = []
+        for r in replications:
+            stored = cache.load(key, r) if cache else None
+            if stored is not None:
+                done[(cell.index, r)] = stored
+                bar.update(1)
+            else:
+                to_run.append(r)
+        for start in range(0, len(to_run), batch := _batch_size(cell.scenario)):
+            chunk = to_run[start : start + batch]
+            tasks[(cell.index, chunk[0])] = (cell.scenario, chunk, keep_orders)
+    for (index, first), results, error in runner.run(run_batch, tasks.items()):
+        if error is not None:
+            errors[index] = f"{type(error).__name__}: {error}"
+            continue
+        key = cell_key(grid[index].scenario, keep_orders) if cache else ""
+        for offset, result in enumerate(results):
+            r = tasks[(index, first)][1][offset]
+            done[(index, r)] = result
+            if cache:
+                cache.store(key, r, result)
+        bar.update(len(results))
+
+
+def _batch_size(scenario: Scenario) -> int:
+    """Replications per task, so that a task runs for about `TASK_SECONDS`."""
+    orders = scenario.orders
+    per_replication = orders.online.rate + orders.offline.rate * scenario.stores.count
+    cost = per_replication * scenario.duration * len(scenario.designs) * SECONDS_PER_ORDER
+    return max(1, min(scenario.replications, math.ceil(TASK_SECONDS / max(cost, 1e-6))))
+
+
+def _short_of_precision(grid, done, wanted, errors, precision, cap) -> dict[int, int]:
+    """Cells whose intervals are still too wide, with how many replications to reach."""
+    more = {}
+    for cell in grid:
+        if cell.index in errors or wanted[cell.index] >= cap:
+            continue
+        rows = pd.DataFrame(
+            [row for r in range(wanted[cell.index]) for row in done[(cell.index, r)].rows]
         )
-    )
-    rows = [row for result in results for row in result.rows]
-    replications = pd.DataFrame(rows, columns=["design", "replication", *METRICS])
+        summary = summarize(rows)
+        watched = summary[summary["metric"].isin(PRECISION_METRICS)].dropna(subset=["mean"])
+        half = (watched["ci_high"] - watched["ci_low"]) / 2
+        if (half > precision * watched["mean"].abs()).any():
+            more[cell.index] = min(cap, wanted[cell.index] + max(2, wanted[cell.index] // 2))
+    return more
+
+
+def _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precision) -> Results:
+    swept = list(scenario.sweep)
+    rows, timelines, orders = [], [], []
+    for cell in grid:
+        if cell.index in errors:
+            continue
+        extra = {"cell": cell.index, **cell.values} if swept else {}
+        for r in range(wanted[cell.index]):
+            result = done[(cell.index, r)]
+            rows += [{**row, **extra} for row in result.rows]
+            timelines.append(result.timeline.assign(**extra) if swept else result.timeline)
+            if keep_orders:
+                orders.append(result.orders.assign(**extra) if swept else result.orders)
+    columns = ["design", "replication", *METRICS, *(["cell", *swept] if swept else [])]
+    replications = pd.DataFrame(rows, columns=columns)
+    by = ["cell", *swept] if swept else []
+    notes = []
+    if precision is not None:
+        counts = sorted(set(wanted.values()))
+        notes.append(f"precision {precision:g}: {', '.join(map(str, counts))} replications")
     return Results(
         scenario=scenario,
         replications=replications,
-        summary=summarize(replications),
-        timeline=pd.concat([r.timeline for r in results], ignore_index=True),
-        orders=pd.concat([r.orders for r in results], ignore_index=True) if keep_orders else None,
-        trace=trace_replication(scenario, 0) if trace else None,
+        summary=summarize(replications, by=by),
+        timeline=pd.concat(timelines, ignore_index=True) if timelines else pd.DataFrame(),
+        orders=pd.concat(orders, ignore_index=True) if keep_orders and orders else None,
+        trace=trace_replication(grid[0].scenario, 0) if trace and not swept else None,
+        comparisons=paired_differences(replications, by=by),
+        errors={i: errors[i] for i in sorted(errors)},
+        notes=notes,
     )
-
-
-def _replications(
-    scenario: Scenario, keep_orders: bool, executor: Executor | None
-) -> Iterator[ReplicationResult]:
-    indices = range(scenario.replications)
-    if executor is None:
-        return (run_replication(scenario, r, keep_orders) for r in indices)
-    n = scenario.replications
-    return executor.map(run_replication, [scenario] * n, indices, [keep_orders] * n)

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from sim.scenario import DEFAULT_DESIGNS, Problem, Scenario, ScenarioError
+from sim.sweep import cells
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -34,12 +35,19 @@ _Loader.add_implicit_resolver(
 )
 
 
-def load_scenario(path: str | Path, sets: Sequence[str] = (), **python_overrides: Any) -> Scenario:
+def load_scenario(
+    path: str | Path,
+    sets: Sequence[str] = (),
+    sweeps: Sequence[str] = (),
+    **python_overrides: Any,
+) -> Scenario:
     """Read, override and validate a scenario file; raise `ScenarioError` on any mistake.
 
     `sets` are `KEY=VALUE` strings as on the command line (`"stores.count=8"`, the value
-    read as YAML); `overrides` are Python values, with `__` for the dots of a key path:
-    `load_scenario(path, replications=3, stores__count=8)`.
+    read as YAML); `sweeps` are `KEY=V1,V2,...` (or `KEY=[V1, V2]`) strings that add keys
+    to the sweep; `python_overrides` are Python values, with `__` for the dots of a key
+    path: `load_scenario(path, replications=3, stores__count=8)`. Every cell of a sweep
+    is checked too.
     """
     path = Path(path)
     text = _read_text(path)
@@ -52,11 +60,61 @@ def load_scenario(path: str | Path, sets: Sequence[str] = (), **python_overrides
     overrides = parse_sets(sets)
     overrides.update({tuple(key.split("__")): value for key, value in python_overrides.items()})
     _apply_sets(data, overrides)
+    swept = parse_sweeps(sweeps)
+    if swept:
+        if not isinstance(data.get("sweep"), dict):
+            data["sweep"] = {}
+        data["sweep"].update(swept)
+        overrides.update({("sweep", key): values for key, values in swept.items()})
     try:
-        return Scenario.from_mapping(data)
+        scenario = Scenario.from_mapping(data)
+        cells(scenario)  # every cell must be a valid scenario too
+        _check_plan(scenario)
+        return scenario
     except ScenarioError as error:
         lines = [_describe(problem, node, str(path), overrides) for problem in error.problems]
         raise ScenarioError(error.problems, lines) from None
+
+
+def _check_plan(scenario: Scenario) -> None:
+    """The plan's key must make a valid scenario at both ends of its range."""
+    if scenario.plan is None:
+        return
+    from sim.plan import plan_cell  # the plan runs scenarios; loading need not at import
+
+    problems = []
+    for end in ("low", "high"):
+        value = getattr(scenario.plan, end)
+        try:
+            plan_cell(scenario, value)
+        except ScenarioError as error:
+            problems += [
+                Problem(("plan", end), f"{scenario.plan.key}={value}: {p.dotted}: {p.message}")
+                for p in error.problems
+            ]
+    if problems:
+        raise ScenarioError(problems)
+
+
+def parse_sweeps(sweeps: Iterable[str]) -> dict[str, list[Any]]:
+    """`KEY=V1,V2,...` (or `KEY=[V1, V2]`) strings as {key: values}, each read as YAML."""
+    result: dict[str, list[Any]] = {}
+    for item in sweeps:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise ScenarioError([], [f"--sweep {item}: expected KEY=V1,V2,..."])
+        try:
+            if text.strip().startswith("["):
+                values = yaml.load(text, Loader=_Loader)
+            else:
+                values = [yaml.load(part, Loader=_Loader) for part in text.split(",")]
+        except yaml.YAMLError as error:
+            message = " ".join(str(error).split())
+            raise ScenarioError([], [f"--sweep {item}: not valid YAML ({message})"]) from None
+        if not isinstance(values, list) or not values:
+            raise ScenarioError([], [f"--sweep {item}: expected a list of values"])
+        result[key.strip()] = values
+    return result
 
 
 def parse_sets(sets: Iterable[str]) -> dict[tuple[str, ...], Any]:
@@ -192,6 +250,9 @@ def _describe(
     path = tuple(str(part) for part in problem.path)
     for parts, value in overrides.items():
         if path[: len(parts)] == parts or (parts[: len(path)] == path and path):
+            if parts[0] == "sweep" and len(parts) == 2:
+                shown = ",".join(map(str, value))
+                return f"--sweep {parts[1]}={shown}: {problem.dotted}: {problem.message}"
             return f"--set {'.'.join(parts)}={value}: {problem.dotted}: {problem.message}"
     node = _locate(root, problem.path)
     where = _mark(node, filename) if node is not None else filename

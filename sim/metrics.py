@@ -113,11 +113,47 @@ def _mean(values: pd.Series) -> float:
     return float(values.mean()) if len(values) else math.nan
 
 
-def summarize(replications: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """One row per design and metric: mean, interval across replications, and count."""
+def summarize(
+    replications: pd.DataFrame, level: float = 0.95, by: Sequence[str] = ()
+) -> pd.DataFrame:
+    """One row per design and metric (and cell, for a sweep: `by` = cell and the swept
+    keys, the last columns): mean, interval across replications, and count."""
     rows = []
-    for design, group in replications.groupby("design", sort=False):
-        for metric in METRICS:
-            mean, low, high, n = mean_interval(group[metric].to_numpy(dtype=float), level)
-            rows.append((design, metric, mean, low, high, n))
-    return pd.DataFrame(rows, columns=["design", "metric", "mean", "ci_low", "ci_high", "n"])
+    for extra, group in _cells(replications, by):
+        for design, runs in group.groupby("design", sort=False):
+            for metric in METRICS:
+                mean, low, high, n = mean_interval(runs[metric].to_numpy(dtype=float), level)
+                rows.append((design, metric, mean, low, high, n, *extra))
+    columns = ["design", "metric", "mean", "ci_low", "ci_high", "n", *by]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def paired_differences(
+    replications: pd.DataFrame, level: float = 0.95, by: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Each design against the first (the baseline), metric by metric: the mean of the
+    per-replication differences (design − baseline) and its interval. Designs share their
+    random numbers within a replication, so the pairs are far tighter than two separate
+    intervals."""
+    rows = []
+    for extra, group in _cells(replications, by):
+        designs = list(dict.fromkeys(group["design"]))
+        base = group[group["design"] == designs[0]].set_index("replication")
+        for design in designs[1:]:
+            other = group[group["design"] == design].set_index("replication")
+            for metric in METRICS:
+                diff = (other[metric].astype(float) - base[metric].astype(float)).dropna()
+                mean, low, high, n = mean_interval(diff.to_numpy(), level)
+                rows.append((design, designs[0], metric, mean, low, high, n, *extra))
+    columns = ["design", "baseline", "metric", "mean_difference", "ci_low", "ci_high", "n", *by]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _cells(replications: pd.DataFrame, by: Sequence[str]):
+    """(values of `by`, rows) per cell; swept values may be unhashable, cells are not."""
+    if not by:
+        yield (), replications
+        return
+    for _, group in replications.groupby("cell", sort=True):
+        first = group.iloc[0]
+        yield tuple(first[key] for key in by), group

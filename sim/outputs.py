@@ -67,6 +67,12 @@ def _write_files(results: Results, folder: Path, tables: bool) -> list[str]:
     results.replications.to_csv(folder / "replications.csv", index=False)
     results.summary.to_csv(folder / "summary.csv", index=False)
     names = ["scenario.yaml", "replications.csv", "summary.csv"]
+    if results.comparisons is not None and not results.comparisons.empty:
+        results.comparisons.to_csv(folder / "comparisons.csv", index=False)
+        names.append("comparisons.csv")
+    if results.swept:
+        results.summary.to_csv(folder / "sweep.csv", index=False)
+        names.append("sweep.csv")
     if tables and results.orders is not None:
         results.orders.to_parquet(folder / "orders.parquet", compression="zstd", index=False)
         results.timeline.to_csv(folder / "timeline.csv", index=False)
@@ -77,6 +83,12 @@ def _write_files(results: Results, folder: Path, tables: bool) -> list[str]:
 def _write_figures(results: Results, folder: Path) -> list[str]:
     """The plots that the results allow, and report.md embedding them."""
     scenario, unit = results.scenario, results.scenario.time_unit
+    if results.swept:
+        plots.sweep(results.summary, results.swept, folder / "sweep.png", unit)
+        figures = {"Across the sweep": "sweep.png"}
+        text = report.render_sweep(results.summary, scenario, figures)
+        (folder / "report.md").write_text(text, encoding="utf-8")
+        return [*figures.values(), "report.md"]
     figures = {"Lost, duplicated and wasted, per design": "comparison.png"}
     plots.comparison(results.summary, folder / "comparison.png", unit)
     if results.orders is not None:
@@ -101,6 +113,23 @@ def _write_figures(results: Results, folder: Path) -> list[str]:
     text = report.render(results.summary, scenario, figures)
     (folder / "report.md").write_text(text, encoding="utf-8")
     return [*figures.values(), "report.md"]
+
+
+def write_plan(scenario, evaluations: list, answer: int | None, out: Path) -> list[Path]:
+    """The plan's evidence (plan.csv, plan.png) and the scenario as run, in folder `out`."""
+
+    def write(folder: Path) -> list[str]:
+        rows = [row for evaluation in evaluations for row in evaluation.rows]
+        frame = pd.DataFrame(rows)
+        frame.insert(0, "key", scenario.plan.key)
+        frame["answer"] = answer
+        frame.to_csv(folder / "plan.csv", index=False)
+        with open(folder / "scenario.yaml", "w", encoding="utf-8") as file:
+            yaml.safe_dump(scenario.to_mapping(), file, sort_keys=False)
+        plots.plan(frame, scenario.plan.key, answer, folder / "plan.png", scenario.time_unit)
+        return ["plan.csv", "plan.png", "scenario.yaml"]
+
+    return _write_folder(out, write)
 
 
 def _replace(staging: Path, out: Path) -> None:

@@ -265,3 +265,88 @@ def hashing_study(frame: pd.DataFrame, path: Path) -> Path:
     )
     balance.invert_yaxis()
     return _save(fig, path)
+
+
+def sweep(summary: pd.DataFrame, swept: Sequence[str], path: Path, time_unit: str = "min") -> Path:
+    """The headline metrics against the first swept key, a line per design (and per value
+    of the other swept keys), with 95% interval bands."""
+    key, others = swept[0], list(swept[1:])
+    metrics = ("lost", "duplicates", "latency_p95", "sla_missed")
+    titles = {
+        "lost": "orders lost",
+        "duplicates": "orders prepared twice",
+        "latency_p95": f"95th percentile latency ({time_unit})",
+        "sla_missed": "share missing the SLA",
+    }
+    designs = list(dict.fromkeys(summary["design"]))
+    colors = design_colors(designs)
+    styles = ["-", "--", ":", "-."]
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(4.2 * len(metrics), 3.8), layout="constrained"
+    )
+    frame = summary.assign(
+        _group=summary[others].astype(str).agg(", ".join, axis=1) if others else ""
+    )
+    groups = list(dict.fromkeys(frame["_group"]))
+    for ax, metric in zip(axes, metrics, strict=True):
+        rows = frame[frame["metric"] == metric]
+        for design in designs:
+            for g, group in enumerate(groups):
+                line = rows[(rows["design"] == design) & (rows["_group"] == group)]
+                x = line[key].to_numpy(dtype=float)
+                label = design + (f" ({', '.join(others)} = {group})" if others else "")
+                ax.plot(
+                    x,
+                    line["mean"],
+                    styles[g % len(styles)],
+                    marker="o",
+                    markersize=3,
+                    color=colors[design],
+                    label=label,
+                )
+                ax.fill_between(
+                    x,
+                    line["ci_low"],
+                    line["ci_high"],
+                    color=colors[design],
+                    alpha=0.15,
+                    linewidth=0,
+                )
+        ax.set(xlabel=key, title=titles[metric])
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize="small"
+    )
+    fig.suptitle(f"Per run, mean and 95% confidence band, against {key}")
+    return _save(fig, path)
+
+
+def plan(
+    frame: pd.DataFrame, key: str, answer: int | None, path: Path, time_unit: str = "min"
+) -> Path:
+    """Each target's metric against the planned key: mean and 95% interval at every value
+    tried, the target's bound, and the answer; green where a value met every target."""
+    targets = list(dict.fromkeys(frame["target"]))
+    fig, axes = plt.subplots(
+        1, len(targets), figsize=(4.2 * len(targets), 3.8), squeeze=False, layout="constrained"
+    )
+    feasible = frame.groupby("value")["met"].all()
+    for ax, target in zip(axes[0], targets, strict=True):
+        rows = frame[frame["target"] == target].sort_values("value")
+        low = (rows["mean"] - rows["ci_low"]).fillna(0).clip(lower=0)
+        high = (rows["ci_high"] - rows["mean"]).fillna(0).clip(lower=0)
+        ok = rows["value"].map(feasible)
+        ax.errorbar(
+            rows["value"], rows["mean"], yerr=[low, high], fmt="none", color="0.4", capsize=3
+        )
+        ax.scatter(rows["value"], rows["mean"], c=np.where(ok, "tab:green", "tab:red"), zorder=3)
+        bound = float(target.split()[-1])
+        ax.axhline(bound, color="black", linestyle="--", linewidth=1)
+        if answer is not None:
+            ax.axvline(answer, color="tab:green", linewidth=1)
+        ax.set(xlabel=key, title=target)
+    fig.suptitle(
+        f"Plan: green values of {key} meet every target"
+        + (f"; answer {answer}" if answer is not None else "; none does")
+    )
+    return _save(fig, path)

@@ -144,3 +144,25 @@ def render(summary: pd.DataFrame, scenario: Scenario, figures: dict[str, str]) -
         "`summary.csv`, `scenario.yaml` (the scenario as run)."
     )
     return "\n\n".join(parts) + "\n"
+
+
+def render_sweep(summary: pd.DataFrame, scenario: Scenario, figures: dict[str, str]) -> str:
+    """The report of a sweep: what was swept, and per cell the headline numbers."""
+    from sim.table import format_sweep
+
+    parts = [
+        f"# {scenario.name}",
+        describe(scenario),
+        "Swept: "
+        + "; ".join(f"`{key}` over {values}" for key, values in scenario.sweep.items())
+        + ".",
+        "## Per cell and design, mean ± half the 95% confidence interval",
+        "```\n" + "\n".join(format_sweep(summary, scenario).splitlines()[2:]) + "\n```",
+    ]
+    for caption, file in figures.items():
+        parts += [f"## {caption}", f"![{caption}]({file})"]
+    parts.append(
+        "Files: `sweep.csv` (per cell, design and metric), `replications.csv` "
+        "(one row per cell, design and replication), `scenario.yaml`."
+    )
+    return "\n\n".join(parts) + "\n"

@@ -58,3 +58,90 @@ def format_summary(summary: pd.DataFrame, scenario: Scenario) -> str:
             )
             lines.append(f"  {label:<22}{format_number(row.mean):>12}   {interval}")
     return "\n".join(lines)
+
+
+#: What the compact tables show, per design.
+HEADLINE = ("lost", "duplicates", "latency_p95", "sla_missed")
+
+
+def _cell_text(mean: float, low: float, high: float) -> str:
+    if math.isnan(low):
+        return format_number(mean)
+    return f"{format_number(mean)} ± {float(f'{(high - low) / 2:.2g}'):g}"
+
+
+def format_comparisons(comparisons: pd.DataFrame | None, scenario: Scenario) -> str:
+    """Each design against the first, paired replication by replication."""
+    if comparisons is None or comparisons.empty:
+        return ""
+    baseline = comparisons["baseline"].iloc[0]
+    lines = [
+        "",
+        f"Paired with {baseline} (same orders and crashes in each replication), "
+        "per run: difference [95% CI]",
+    ]
+    for design, group in comparisons.groupby("design", sort=False):
+        parts = []
+        for metric in HEADLINE:
+            row = group[group["metric"] == metric].iloc[0]
+            if math.isnan(row["mean_difference"]):
+                continue
+            sign = "+" if row["mean_difference"] > 0 else ""
+            interval = (
+                f" [{format_number(row['ci_low'])}, {format_number(row['ci_high'])}]"
+                if not math.isnan(row["ci_low"])
+                else ""
+            )
+            parts.append(f"{metric} {sign}{format_number(row['mean_difference'])}{interval}")
+        lines.append(f"  {design}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def format_sweep(summary: pd.DataFrame, scenario: Scenario) -> str:
+    """A row per cell and design: the swept values and the headline metrics, mean ± half
+    the 95% interval."""
+    keys = list(scenario.sweep)
+    header = [*keys, "design", *HEADLINE]
+    rows = []
+    for (_, design), group in summary.groupby(["cell", "design"], sort=False):
+        first = group.iloc[0]
+        cells = [str(first[key]) for key in keys] + [str(design)]
+        for metric in HEADLINE:
+            row = group[group["metric"] == metric].iloc[0]
+            cells.append(_cell_text(row["mean"], row["ci_low"], row["ci_high"]))
+        rows.append(cells)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = [
+        f"{scenario.name}: sweep of {', '.join(keys)}, {len(rows)} cell x design rows, "
+        f"{scenario.replications} replications each (mean ± half the 95% CI)",
+        "",
+    ]
+    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def format_plan(scenario: Scenario, answer: int | None, evaluations: list) -> str:
+    """The plan's evidence, value by value, and its answer."""
+    spec = scenario.plan
+    lines = [
+        f"{scenario.name}: smallest {spec.key} in [{spec.low}, {spec.high}] meeting "
+        f"every target with {spec.confidence:.0%} confidence",
+        "",
+    ]
+    for evaluation in evaluations:
+        verdict = "meets" if evaluation.feasible else "misses"
+        lines.append(f"  {spec.key} = {evaluation.value}: {verdict}")
+        for row in evaluation.rows:
+            mark = "ok" if row["met"] else "no"
+            lines.append(
+                f"      {mark}  {row['target']:<24} mean "
+                f"{format_number(row['mean'])}, 95% CI "
+                f"[{format_number(row['ci_low'])}, {format_number(row['ci_high'])}]"
+            )
+    lines.append("")
+    if answer is None:
+        lines.append(f"No value of {spec.key} up to {spec.high} meets every target.")
+    else:
+        lines.append(f"Answer: {spec.key} = {answer}.")
+    return "\n".join(lines)

@@ -103,7 +103,9 @@ def short_horizon(path: Path) -> list[str]:
     scenario = load_scenario(path)
     last = max((crash.at for crash in scenario.failures.scripted), default=0)
     drain = max(30, math.ceil(2 * scenario.orders.prep_time.mean), math.ceil(last) - 60 + 10)
-    return ["--set", "duration=60", "--set", f"drain={drain}", "--set", "warmup=0"]
+    # A sweep's runs are tested in test_sweep.py; here every file runs as a plain scenario.
+    flat = ["--set", "sweep={}"] if scenario.sweep else []
+    return ["--set", "duration=60", "--set", f"drain={drain}", "--set", "warmup=0", *flat]
 
 
 def assert_no_leftovers(out: Path) -> None:
@@ -127,7 +129,7 @@ def test_plots_and_report_are_written_by_default(tmp_path, monkeypatch):
     args = [a for a in SHORT if a != "--no-plots"]
     sim_in_process(ONE_CRASH, "--out", out, *args, cwd=tmp_path, monkeypatch=monkeypatch)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["replications.csv", "scenario.yaml", "summary.csv", *FIGURES]
+        ["comparisons.csv", "replications.csv", "scenario.yaml", "summary.csv", *FIGURES]
     )
 
 
@@ -144,9 +146,11 @@ def with_orders(tmp_path_factory):
 
 
 def test_shipped_scenario_writes_the_results_folder(shipped):
-    _, out, _ = shipped
+    path, out, _ = shipped
+    several = len(load_scenario(path).designs) > 1  # comparisons need a second design
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["replications.csv", "scenario.yaml", "summary.csv", *FIGURES]
+        + (["comparisons.csv"] if several else [])
     )
     assert_no_leftovers(out)
 
@@ -239,6 +243,7 @@ def test_orders_writes_timeline_csv(with_orders):
 def test_out_is_honoured(with_orders):
     work, out = with_orders
     assert sorted(p.name for p in out.iterdir()) == [
+        "comparisons.csv",
         "orders.parquet",
         "replications.csv",
         "scenario.yaml",
@@ -328,6 +333,7 @@ def test_an_existing_results_folder_is_replaced_whole(tmp_path, monkeypatch):
     (out / "summary.csv").write_text("stale", encoding="utf-8")
     sim_in_process(ONE_CRASH, "--out", out, *SHORT, cwd=tmp_path, monkeypatch=monkeypatch)
     assert sorted(p.name for p in out.iterdir()) == [
+        "comparisons.csv",
         "replications.csv",
         "scenario.yaml",
         "summary.csv",

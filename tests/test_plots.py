@@ -87,6 +87,7 @@ def test_results_folder_has_report_linking_existing_images(results, tmp_path):
 def test_no_figures_without_asking(results, tmp_path):
     write_results(results, tmp_path / "plain")
     assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == [
+        "comparisons.csv",
         "replications.csv",
         "scenario.yaml",
         "summary.csv",

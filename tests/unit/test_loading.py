@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sim.checks import MAX_POLLS_PER_REPLICATION
 from sim.cli import main
 from sim.loading import MAX_FILE_BYTES, load_scenario
 from sim.scenario import (
-    MAX_POLLS_PER_REPLICATION,
     BalancerSpec,
     DatabaseSpec,
     FailuresSpec,

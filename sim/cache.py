@@ -1,0 +1,59 @@
+"""Finished replications kept on disk while a run is under way, so an interrupted run
+resumes where it stopped.
+
+Each replication of each cell is one file, named by a hash of what determines its result:
+the cell's resolved scenario (less the number of replications, which does not change any
+one replication), the replication number, whether per-order tables are kept, and the
+version of `sim`. A run that completes removes its cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sim.scenario import Scenario
+
+VERSION = "1"  # bump when a change to the model changes results
+
+
+def cell_key(scenario: Scenario, keep_orders: bool) -> str:
+    """What identifies a cell's results, as 16 hex digits."""
+    data = scenario.to_mapping()
+    data.pop("replications")
+    text = json.dumps([data, keep_orders, VERSION], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Cache:
+    """A folder of finished replications; None of its methods raise on a damaged file."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def path(self, key: str, replication: int) -> Path:
+        return self.folder / f"{key}-{replication}.pickle"
+
+    def load(self, key: str, replication: int) -> Any | None:
+        """The stored result, or None (missing or unreadable: run it again)."""
+        try:
+            with open(self.path(key, replication), "rb") as file:
+                return pickle.load(file)  # our own files, written by `store`
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            return None
+
+    def store(self, key: str, replication: int, result: Any) -> None:
+        """Write atomically: a temporary file renamed into place."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = self.path(key, replication)
+        partial = target.with_suffix(".partial")
+        with open(partial, "wb") as file:
+            pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
+        partial.replace(target)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

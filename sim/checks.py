@@ -1,0 +1,148 @@
+"""Checks of a scenario that involve several keys at once, or limits on its size.
+
+Each returns `Problem`s naming the key to change; `Scenario.from_mapping` runs them all
+after the keys themselves are valid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from sim.errors import Problem
+from sim.sections import DesignSpec, FailuresSpec
+
+if TYPE_CHECKING:
+    from sim.scenario import _DesignEntry, _ScenarioFile
+
+#: Guards against runs that could never finish or fit in memory.
+MAX_ORDERS_PER_REPLICATION = 50_000_000
+MAX_POLLS_PER_REPLICATION = 50_000_000
+MAX_CRASHES_PER_STORE = 1_000_000
+MAX_RING_POINTS = 2_000_000
+MAX_SWEEP_CELLS = 10_000
+
+
+def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile) -> list[Problem]:
+    """A design's checks that involve the world: polls, ring size, weights."""
+
+    def where(section: str, key: str) -> tuple[str, ...]:
+        overridden = key in getattr(entry, section) and raw.designs is not None
+        return ("designs", design.name, section, key) if overridden else (section, key)
+
+    count, problems = raw.stores.count, []
+    horizon = raw.duration + (raw.drain if raw.drain is not None else raw.duration / 4)
+    polls = horizon / design.orchestrator.poll_interval * count
+    if design.queue == "db" and polls > MAX_POLLS_PER_REPLICATION:
+        problems.append(
+            Problem(
+                where("orchestrator", "poll_interval"),
+                f"({design.orchestrator.poll_interval:g}) means {polls:.3g} polls of "
+                f"{count} stores per run; the limit is {MAX_POLLS_PER_REPLICATION:.0e}",
+            )
+        )
+    spec = design.balancer
+    for store in spec.weights:
+        if not 0 <= store < count:
+            problems.append(
+                Problem(
+                    (*where("balancer", "weights"), store),
+                    f"no store {store}: stores are 0 to {count - 1}",
+                )
+            )
+    if spec.weights and spec.strategy not in ("ring", "bounded"):
+        problems.append(Problem(where("balancer", "weights"), "apply to ring and bounded only"))
+    points = sum(max(1, round(spec.vnodes * spec.weights.get(s, 1.0))) for s in range(count))
+    if spec.strategy in ("ring", "bounded") and points > MAX_RING_POINTS:
+        problems.append(
+            Problem(
+                where("balancer", "vnodes"),
+                f"the ring would have {points:.3g} points (vnodes x weights x stores); "
+                f"the limit is {MAX_RING_POINTS:.0e}",
+            )
+        )
+    if spec.strategy == "maglev" and spec.table_size < count:
+        problems.append(Problem(where("balancer", "table_size"), f"must be at least {count}"))
+    return problems
+
+
+def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
+    """Checks that involve several keys at once."""
+    drain = raw.drain if raw.drain is not None else raw.duration / 4
+    horizon = raw.duration + drain
+    if raw.warmup >= raw.duration:
+        yield Problem(("warmup",), f"must be less than duration ({raw.duration:g})")
+    orders = raw.orders
+    if orders.online.rate == 0 and orders.offline.rate == 0:
+        yield Problem(("orders",), "no orders would arrive: online.rate and offline.rate are 0")
+    if drain < orders.prep_time.mean:
+        yield Problem(
+            ("drain",),
+            f"({drain:g}) is shorter than the mean preparation time "
+            f"({orders.prep_time.mean:g}): orders arriving at the end could never finish",
+        )
+    expected = (orders.online.rate + orders.offline.rate * raw.stores.count) * raw.duration
+    if expected > MAX_ORDERS_PER_REPLICATION:
+        yield Problem(
+            ("duration",),
+            f"about {expected:.3g} orders per replication; the limit is "
+            f"{MAX_ORDERS_PER_REPLICATION:.0e}",
+        )
+    yield from failure_problems(raw.failures, raw.stores.count, horizon)
+
+
+def failure_problems(failures: FailuresSpec, count: int, horizon: float) -> Iterator[Problem]:
+    if failures.mtbf is not None and failures.mttr is None:
+        yield Problem(("failures", "mttr"), "required when failures.mtbf is given")
+    if failures.mttr is not None and failures.mtbf is None:
+        yield Problem(("failures", "mtbf"), "required when failures.mttr is given")
+    if failures.mtbf is not None and horizon / failures.mtbf > MAX_CRASHES_PER_STORE:
+        yield Problem(
+            ("failures", "mtbf"),
+            f"({failures.mtbf:g}) means about {horizon / failures.mtbf:.3g} crashes per store "
+            f"per run; the limit is {MAX_CRASHES_PER_STORE:.0e}",
+        )
+    for index, crash in enumerate(failures.scripted):
+        if crash.store >= count:
+            yield Problem(
+                ("failures", "scripted", index, "store"),
+                f"no store {crash.store}: stores are numbered 0 to {count - 1}",
+            )
+        if crash.at >= horizon:
+            yield Problem(
+                ("failures", "scripted", index, "at"),
+                f"({crash.at:g}) is not before the end of the run ({horizon:g})",
+            )
+    if not math.isfinite(horizon):
+        yield Problem(("duration",), "duration plus drain is not finite")
+
+
+def plan_problems(raw: _ScenarioFile) -> Iterator[Problem]:
+    """A plan's key must be an integer key, its range ordered, its targets readable."""
+    from sim.plan import parse_target  # the plan module reads targets; no cycle at import
+
+    plan = raw.plan
+    if plan is None:
+        return
+    if plan.low > plan.high:
+        yield Problem(("plan", "high"), f"must be at least low ({plan.low})")
+    for index, target in enumerate(plan.targets):
+        try:
+            parse_target(target)
+        except ValueError as error:
+            yield Problem(("plan", "targets", index), str(error))
+    names = list(raw.designs or {"ram_only": 0, "mq": 0})
+    if plan.design is not None and plan.design not in names:
+        yield Problem(
+            ("plan", "design"), f"no design {plan.design!r} (designs: {', '.join(names)})"
+        )
+
+
+def sweep_problems(raw: _ScenarioFile) -> Iterator[Problem]:
+    """A sweep may not be too large; its values are checked cell by cell later."""
+    cells = 1
+    for values in raw.sweep.values():
+        cells *= len(values)
+    if cells > MAX_SWEEP_CELLS:
+        yield Problem(("sweep",), f"{cells:,} cells; the limit is {MAX_SWEEP_CELLS:,}")

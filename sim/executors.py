@@ -1,0 +1,104 @@
+"""Where tasks run: in this process, in a local process pool, or on a Dask cluster.
+
+Everything goes through the `concurrent.futures.Executor` interface, so a Dask cluster
+(`dask.distributed.Client(address).get_executor()`) runs the same module-level task
+functions as a local `ProcessPoolExecutor`. A pool whose worker dies is replaced and its
+unfinished tasks run again; a task that raises reports its error without stopping the
+others.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+RETRIES = 2
+
+
+class Runner:
+    """Runs `function(*arguments)` for each task, on executors made by `factory` (None:
+    in this process), and yields `(key, result, error)` as tasks finish."""
+
+    def __init__(
+        self,
+        factory: Callable[[], AbstractContextManager[Executor]] | None = None,
+        retries: int = RETRIES,
+    ):
+        self.factory = factory
+        self.retries = retries
+
+    @classmethod
+    def using(cls, executor: Executor) -> Runner:
+        """A runner on an executor you own (it is not shut down; no retries)."""
+        return cls(lambda: nullcontext(executor), retries=0)
+
+    def run(
+        self, function: Callable[..., Any], tasks: Iterable[tuple[Any, tuple]]
+    ) -> Iterator[tuple[Any, Any, BaseException | None]]:
+        pending = dict(tasks)
+        if self.factory is None:
+            for key, arguments in pending.items():
+                yield key, *_call(function, arguments)
+            return
+        for attempt in range(self.retries + 1):
+            broken: dict[Any, tuple] = {}
+            with self.factory() as executor:
+                futures: dict[Future, Any] = {
+                    executor.submit(function, *arguments): key for key, arguments in pending.items()
+                }
+                for future in as_completed(futures):
+                    key = futures[future]
+                    error = future.exception()
+                    if isinstance(error, BrokenProcessPool) and attempt < self.retries:
+                        broken[key] = pending[key]  # a worker died: run it again
+                        continue
+                    yield key, (None if error else future.result()), error
+            if not broken:
+                return
+            pending = broken
+
+
+def _call(function: Callable[..., Any], arguments: tuple) -> tuple[Any, Exception | None]:
+    try:
+        return function(*arguments), None
+    except Exception as error:  # reported per task, like a pool would
+        return None, error
+
+
+def make_runner(jobs: int | None = None, scheduler: str | None = None) -> Runner:
+    """A runner for `jobs` local processes (1: this process; None: one per core), or for
+    the Dask scheduler at `scheduler` (or in DASK_SCHEDULER_ADDRESS)."""
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address:
+        return Runner(lambda: _dask_executor(address))
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    if jobs <= 1:
+        return Runner(None)
+    return Runner(lambda: ProcessPoolExecutor(max_workers=jobs))
+
+
+def _dask_executor(address: str) -> AbstractContextManager[Executor]:
+    try:
+        from dask.distributed import Client
+    except ImportError as error:
+        raise RuntimeError(
+            "a Dask scheduler was given but dask.distributed is not installed: "
+            "pip install -e '.[dist]'"
+        ) from error
+    client = Client(address)
+    return _DaskExecutor(client)
+
+
+class _DaskExecutor(nullcontext):
+    """The client's executor, closing the client afterwards."""
+
+    def __init__(self, client: Any):
+        self.client = client
+        super().__init__(client.get_executor())
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()

@@ -1,0 +1,100 @@
+"""Sweeps: a grid over dotted keys, each point (a cell) a scenario of its own.
+
+A sweep over a key of a section that designs may override (`database`, `orchestrator`,
+`balancer`) sets it in every design; `designs.NAME.section.key` sets it in one design.
+Cells are numbered in grid order, the last key varying fastest.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sim.errors import Problem, ScenarioError
+from sim.scenario import DESIGN_SECTIONS, Scenario
+
+MAX_CELLS = 10_000
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of a sweep: its number, the swept values, and its scenario."""
+
+    index: int
+    values: dict[str, Any]
+    scenario: Scenario
+
+
+def cells(scenario: Scenario) -> list[Cell]:
+    """Every cell of the scenario's sweep (one cell, with no values, when it has none)."""
+    keys = list(scenario.sweep)
+    grid = itertools.product(*(scenario.sweep[key] for key in keys))
+    base = scenario.to_mapping()
+    base.pop("sweep", None)
+    base.pop("plan", None)
+    result, problems = [], []
+    for index, combination in enumerate(grid):
+        values = dict(zip(keys, combination, strict=True))
+        data = copy.deepcopy(base)
+        for key, value in values.items():
+            apply_key(data, key, value)
+        try:
+            result.append(Cell(index, values, Scenario.from_mapping(data)))
+        except ScenarioError as error:
+            where = ", ".join(f"{k}={v!r}" for k, v in values.items())
+            problems += [
+                Problem(_sweep_path(p.path, keys), f"{p.dotted}: {p.message} (cell {where})")
+                for p in error.problems
+            ]
+    if problems:
+        raise ScenarioError(_first_per_path(problems))
+    return result
+
+
+def size(sweep: Mapping[str, list]) -> int:
+    """How many cells a sweep has."""
+    count = 1
+    for values in sweep.values():
+        count *= len(values)
+    return count
+
+
+def apply_key(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set dotted `key` in a scenario mapping; a design section key goes to every design."""
+    parts = key.split(".")
+    if parts[0] in DESIGN_SECTIONS:
+        for design in data.get("designs", {}).values():
+            _set(design, parts, value)
+    else:
+        _set(data, parts, value)
+
+
+def _set(data: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        child = data.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ScenarioError([Problem(tuple(parts), f"{part} is not a section")])
+        data = child
+    data[parts[-1]] = copy.deepcopy(value)
+
+
+def _sweep_path(path: tuple, keys: list[str]) -> tuple:
+    """Where in the file a cell's problem comes from: the swept key it is under, if any."""
+    dotted = ".".join(str(part) for part in path)
+    for key in keys:
+        if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
+            return ("sweep", key)
+    return ("sweep",)
+
+
+def _first_per_path(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple] = set()
+    kept = []
+    for problem in problems:
+        if problem.path not in seen:
+            seen.add(problem.path)
+            kept.append(problem)
+    return kept
