@@ -34,11 +34,7 @@ class Database:
         self.env = env
         self.ack_delay = ack_delay
         self.recorder = recorder
-        self.open: set[int] = set()
-
-    def insert(self, order: int) -> None:
-        """A new online order, status N."""
-        self.open.add(order)
+        self.open: set[int] = set()  # designs add new online orders here (status N)
 
     def finish(self, order: int, store) -> None:
         """`store` finished `order`: its D write lands after `ack_delay`, unless it crashes."""

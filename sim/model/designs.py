@@ -93,7 +93,7 @@ class DatabaseQueue(RamOnly):
         if index >= 0:
             super().dispatch(order)
             return
-        self.database.insert(order)
+        self.database.open.add(order)  # status N
         index = self.balancer.route(self.key_hash[order])
         if index is not None:
             self.recorder.sent_to[order] = index

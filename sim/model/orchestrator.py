@@ -122,10 +122,14 @@ class Orchestrator:
             self.all_answered = now
             return
         down = []
+        unsettled = 0
         for store, detector in zip(self.stores, self.detectors, strict=True):
-            verdict = detector.observe(store.up)
             if store.up:
                 self.last_answer[store.index] = now
+                if not detector.silent and not detector.declared_down:
+                    continue  # answered, and nothing to count: observe() would do nothing
+            verdict = detector.observe(store.up)
+            unsettled += detector.silent > 0 or detector.declared_down
             if verdict == "down":
                 delay = now - self.went_silent(store)
                 self.recorder.event(now, "detected_down", store.index, detection_delay=delay)
@@ -133,6 +137,6 @@ class Orchestrator:
             elif verdict == "up":
                 self.recorder.event(now, "detected_up", store.index)
                 self.on_up(store)
-        self.unsettled = sum(d.silent > 0 or d.declared_down for d in self.detectors)
+        self.unsettled = unsettled
         if down:
             self.on_down(down)
