@@ -9,24 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from tolerance import assert_close
 
 import sim
 from sim.scenario import Scenario
 from sim.theory import availability, expected_failures, mmc_number_in_system
-
-Z = 4.0
-
-
-def assert_close(values, theory: float, what: str, wrong=()) -> None:
-    values = np.asarray(values, dtype=float)
-    mean = values.mean()
-    se = values.std(ddof=1) / np.sqrt(len(values))
-    print(f"{what}: measured {mean:.5g}, theory {theory:.5g}, tolerance ±{Z * se:.3g}")
-    for alternative in wrong:
-        assert abs(alternative - theory) > 2 * Z * se, f"{what}: too imprecise (SE {se:.3g})"
-    assert abs(mean - theory) <= Z * se, (
-        f"{what}: measured {mean:.4g} ± {se:.2g} (SE), theory {theory:.4g}"
-    )
 
 
 def down_time(timeline: pd.DataFrame, horizon: float) -> pd.Series:

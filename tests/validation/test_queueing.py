@@ -14,13 +14,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tolerance import assert_close
 
 import sim
 from sim.hashing import Ring
 from sim.scenario import Scenario
 from sim.theory import erlang_c, mmc_number_in_system, mmc_wait
-
-Z = 4.0
 
 
 def scenario(**fields) -> Scenario:
@@ -36,17 +35,6 @@ def scenario(**fields) -> Scenario:
 
 def per_replication(orders: pd.DataFrame, column: str) -> np.ndarray:
     return orders.groupby("replication")[column].mean().to_numpy()
-
-
-def assert_close(values: np.ndarray, theory: float, what: str, wrong=()) -> None:
-    mean = values.mean()
-    se = values.std(ddof=1) / np.sqrt(len(values))
-    print(f"{what}: measured {mean:.5g}, theory {theory:.5g}, tolerance ±{Z * se:.3g}")
-    for alternative in wrong:
-        assert abs(alternative - theory) > 2 * Z * se, f"{what}: too imprecise (SE {se:.3g})"
-    assert abs(mean - theory) <= Z * se, (
-        f"{what}: measured {mean:.4g} ± {se:.2g} (SE), theory {theory:.4g}"
-    )
 
 
 def waits(results: sim.Results, warmup: float) -> pd.DataFrame:
