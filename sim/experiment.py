@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from sim.cache import Cache, cell_key
 from sim.executors import Runner
@@ -153,7 +152,7 @@ def run(
     done: dict[tuple[int, int], ReplicationResult] = {}
     errors: dict[int, str] = {}
     wanted = {cell.index: cell.scenario.replications for cell in grid}
-    bar = tqdm(desc=scenario.name, unit="rep", disable=not progress)
+    bar = _progress_bar(scenario.name) if progress else _NoBar()
     while True:
         missing = {
             c.index: [r for r in range(wanted[c.index]) if (c.index, r) not in done]
@@ -169,6 +168,22 @@ def run(
         wanted.update(more)
     bar.close()
     return _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precision)
+
+
+class _NoBar:
+    """Stands in for a progress bar when none is wanted (no widget warnings in kernels)."""
+
+    def update(self, count: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(name: str):
+    from tqdm.auto import tqdm  # terminal or notebook bar, whichever fits
+
+    return tqdm(desc=name, unit="rep")
 
 
 def _execute(grid, missing, keep_orders, runner, cache, done, errors, bar) -> None:

@@ -17,6 +17,7 @@ import yaml
 
 from sim import plots, report
 from sim.experiment import Results
+from sim.plan import evidence
 
 
 def write_results(
@@ -119,10 +120,7 @@ def write_plan(scenario, evaluations: list, answer: int | None, out: Path) -> li
     """The plan's evidence (plan.csv, plan.png) and the scenario as run, in folder `out`."""
 
     def write(folder: Path) -> list[str]:
-        rows = [row for evaluation in evaluations for row in evaluation.rows]
-        frame = pd.DataFrame(rows)
-        frame.insert(0, "key", scenario.plan.key)
-        frame["answer"] = answer
+        frame = evidence(scenario.plan.key, evaluations, answer)
         frame.to_csv(folder / "plan.csv", index=False)
         with open(folder / "scenario.yaml", "w", encoding="utf-8") as file:
             yaml.safe_dump(scenario.to_mapping(), file, sort_keys=False)

@@ -111,6 +111,15 @@ def evaluate(
     return Evaluation(value, rows)
 
 
+def evidence(key: str, evaluations: list[Evaluation], answer: int | None) -> pd.DataFrame:
+    """One row per value tried and target, as in plan.csv: key, value, target, metric,
+    mean, ci_low, ci_high, n, met, answer."""
+    frame = pd.DataFrame([row for evaluation in evaluations for row in evaluation.rows])
+    frame.insert(0, "key", key)
+    frame["answer"] = answer
+    return frame
+
+
 def search(low: int, high: int, run: Callable[[int], Evaluation]) -> tuple[int | None, list]:
     """The smallest feasible value in [low, high] by bisection, with the evaluations made
     (each value is run once). None if even `high` is not feasible."""
