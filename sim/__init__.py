@@ -7,9 +7,18 @@ Python use::
     results.summary          # design, metric, mean, ci_low, ci_high, n
 """
 
+from sim import executors, plots
 from sim.experiment import Results, run
 from sim.loading import load_scenario
 from sim.scenario import Scenario, ScenarioError
 
-__all__ = ["Results", "Scenario", "ScenarioError", "load_scenario", "run"]
+__all__ = [
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "executors",
+    "load_scenario",
+    "plots",
+    "run",
+]
 __version__ = "0.1.0"

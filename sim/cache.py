@@ -25,7 +25,8 @@ def cell_key(scenario: Scenario, keep_orders: bool) -> str:
     """What identifies a cell's results, as 16 hex digits."""
     data = scenario.to_mapping()
     data.pop("replications")
-    text = json.dumps([data, keep_orders, VERSION], sort_keys=True, default=str)
+    order = list(data["designs"])  # sort_keys below would hide the designs' order
+    text = json.dumps([data, order, keep_orders, VERSION], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 MAX_ORDERS_PER_REPLICATION = 50_000_000
 MAX_POLLS_PER_REPLICATION = 50_000_000
 MAX_CRASHES_PER_STORE = 1_000_000
-MAX_RING_POINTS = 2_000_000
+MAX_RING_POINTS = 200_000  # a ring is rebuilt for each membership a run sees
+MAX_OUTAGES_PER_REPLICATION = 5_000_000
 MAX_SWEEP_CELLS = 10_000
 
 
@@ -97,7 +98,13 @@ def failure_problems(failures: FailuresSpec, count: int, horizon: float) -> Iter
         yield Problem(("failures", "mttr"), "required when failures.mtbf is given")
     if failures.mttr is not None and failures.mtbf is None:
         yield Problem(("failures", "mtbf"), "required when failures.mttr is given")
-    if failures.mtbf is not None and horizon / failures.mtbf > MAX_CRASHES_PER_STORE:
+    if failures.mtbf is not None and count * horizon / failures.mtbf > MAX_OUTAGES_PER_REPLICATION:
+        yield Problem(
+            ("failures", "mtbf"),
+            f"({failures.mtbf:g}) means about {count * horizon / failures.mtbf:.3g} crashes of "
+            f"{count} stores per run; the limit is {MAX_OUTAGES_PER_REPLICATION:.0e}",
+        )
+    elif failures.mtbf is not None and horizon / failures.mtbf > MAX_CRASHES_PER_STORE:
         yield Problem(
             ("failures", "mtbf"),
             f"({failures.mtbf:g}) means about {horizon / failures.mtbf:.3g} crashes per store "

@@ -8,6 +8,7 @@ python -m sim hashing [options]         the hashing study
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -15,11 +16,11 @@ import time
 from pathlib import Path
 
 from sim.cache import Cache
-from sim.executors import make_runner
+from sim.executors import check_address, make_runner
 from sim.experiment import run
 from sim.hashing_study import format_study, study
 from sim.loading import load_scenario
-from sim.outputs import write_plan, write_results, write_study
+from sim.outputs import replaceable, write_plan, write_results, write_study
 from sim.plan import plan
 from sim.scenario import Scenario, ScenarioError
 from sim.table import format_comparisons, format_plan, format_summary, format_sweep
@@ -159,6 +160,11 @@ def _load(args: argparse.Namespace, sweeps: list[str] = ()) -> Scenario | None:
     if args.jobs is not None and args.jobs < 1:
         print("error: --jobs must be at least 1", file=sys.stderr)
         return None
+    address = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address and check_address(address):
+        source = "--scheduler" if args.scheduler else "DASK_SCHEDULER_ADDRESS"
+        print(f"error: {source}: {check_address(address)}", file=sys.stderr)
+        return None
     try:
         return load_scenario(args.scenario, sets, sweeps)
     except ScenarioError as error:
@@ -169,8 +175,13 @@ def _load(args: argparse.Namespace, sweeps: list[str] = ()) -> Scenario | None:
 
 def _out(args: argparse.Namespace, scenario: Scenario, suffix: str = "") -> Path | None:
     out = args.out if args.out is not None else Path("results") / (scenario.name + suffix)
-    if out.exists() and not out.is_dir():
-        print(f"error: --out {out}: exists and is not a folder", file=sys.stderr)
+    return _checked_out(out)
+
+
+def _checked_out(out: Path) -> Path | None:
+    problem = replaceable(out)
+    if problem is not None:
+        print(f"error: --out {out}: {problem}", file=sys.stderr)
         return None
     return out
 
@@ -242,9 +253,14 @@ def _plan(args: argparse.Namespace) -> int:
 
 def hashing_main(argv: list[str]) -> int:
     """`python -m sim hashing`: the hashing study."""
-    args = hashing_parser().parse_args(argv)
+    return _guarded(_hashing, hashing_parser().parse_args(argv))
+
+
+def _hashing(args: argparse.Namespace) -> int:
     if not 2 <= args.stores <= 1000 or not 1 <= args.keys <= 10_000_000:
         print("error: --stores must be 2 to 1000 and --keys 1 to 10,000,000", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if _checked_out(args.out) is None:
         return EXIT_BAD_INPUT
     frame = study(args.stores, args.keys)
     print(format_study(frame))

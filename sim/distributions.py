@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: A coefficient of variation: beyond these bounds the draws overflow or divide by zero.
+Variation = Annotated[float, Field(ge=1e-6, le=1e3, allow_inf_nan=False)]
 
 
 class _Distribution(BaseModel):
@@ -85,7 +87,7 @@ class Lognormal(_Distribution):
 
     dist: Literal["lognormal"]
     mean: PositiveFinite
-    cv: PositiveFinite
+    cv: Variation
 
     @property
     def variance(self) -> float:
@@ -102,7 +104,7 @@ class Gamma(_Distribution):
 
     dist: Literal["gamma"]
     mean: PositiveFinite
-    cv: PositiveFinite
+    cv: Variation
 
     @property
     def variance(self) -> float:

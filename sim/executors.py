@@ -9,7 +9,11 @@ others.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
+import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -46,8 +50,12 @@ class Runner:
             return
         for attempt in range(self.retries + 1):
             broken: dict[Any, tuple] = {}
-            with self.factory() as executor:
-                futures: dict[Future, Any] = {
+            context = self.factory()
+            executor = context.__enter__()
+            finished = False
+            futures: dict[Future, Any] = {}
+            try:
+                futures = {
                     executor.submit(function, *arguments): key for key, arguments in pending.items()
                 }
                 for future in as_completed(futures):
@@ -57,9 +65,39 @@ class Runner:
                         broken[key] = pending[key]  # a worker died: run it again
                         continue
                     yield key, (None if error else future.result()), error
+                finished = True
+            finally:
+                if finished:
+                    context.__exit__(None, None, None)
+                else:  # interrupted (Ctrl-C, SIGTERM, an error): stop now, not after the queue
+                    _stop(executor, futures)
             if not broken:
                 return
             pending = broken
+
+
+def _stop(executor: Executor, futures: dict) -> None:
+    """Cancel what has not started and end the workers of a local pool at once."""
+    for future in futures:
+        future.cancel()
+    if isinstance(executor, ProcessPoolExecutor):
+        # The pool's own shutdown waits for running tasks; its workers are ended instead.
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _worker_setup() -> None:
+    """In each pool worker: Ctrl-C and SIGTERM are the parent's to handle, and on Linux
+    the worker ends when the parent dies (no orphans after a kill -9)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
 
 def _call(function: Callable[..., Any], arguments: tuple) -> tuple[Any, Exception | None]:
@@ -67,6 +105,16 @@ def _call(function: Callable[..., Any], arguments: tuple) -> tuple[Any, Exceptio
         return function(*arguments), None
     except Exception as error:  # reported per task, like a pool would
         return None, error
+
+
+ADDRESS = re.compile(r"^([a-z]+://)?[A-Za-z0-9_.\-\[\]:]*[A-Za-z0-9_\]]:\d{1,5}$")
+
+
+def check_address(address: str) -> str | None:
+    """What is wrong with a Dask scheduler address (`tcp://host:8786`), or None."""
+    if not ADDRESS.match(address):
+        return f"{address!r} is not a scheduler address such as tcp://host:8786"
+    return None
 
 
 def make_runner(jobs: int | None = None, scheduler: str | None = None) -> Runner:
@@ -78,7 +126,7 @@ def make_runner(jobs: int | None = None, scheduler: str | None = None) -> Runner
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs <= 1:
         return Runner(None)
-    return Runner(lambda: ProcessPoolExecutor(max_workers=jobs))
+    return Runner(lambda: ProcessPoolExecutor(max_workers=jobs, initializer=_worker_setup))
 
 
 def _dask_executor(address: str) -> AbstractContextManager[Executor]:

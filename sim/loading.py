@@ -108,6 +108,8 @@ def parse_sweeps(sweeps: Iterable[str]) -> dict[str, list[Any]]:
                 values = yaml.load(text, Loader=_Loader)
             else:
                 values = [yaml.load(part, Loader=_Loader) for part in text.split(",")]
+        except RecursionError:
+            raise ScenarioError([], [f"--sweep {key}: the values are nested too deeply"]) from None
         except yaml.YAMLError as error:
             message = " ".join(str(error).split())
             raise ScenarioError([], [f"--sweep {item}: not valid YAML ({message})"]) from None
@@ -127,6 +129,8 @@ def parse_sets(sets: Iterable[str]) -> dict[tuple[str, ...], Any]:
             raise ScenarioError([], [f"--set {item}: expected KEY=VALUE with a dotted KEY"])
         try:
             overrides[parts] = yaml.load(value, Loader=_Loader) if value.strip() else None
+        except RecursionError:
+            raise ScenarioError([], [f"--set {key}: the value is nested too deeply"]) from None
         except yaml.YAMLError as error:
             raise ScenarioError(
                 [], [f"--set {item}: the value is not valid YAML ({error})"]
@@ -178,6 +182,10 @@ def _parse(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
     except yaml.YAMLError as error:
         message = " ".join(str(error).split())
         raise ScenarioError([], [f"{filename}: not a valid scenario file: {message}"]) from None
+    except RecursionError:
+        raise ScenarioError(
+            [], [f"{filename}: not a valid scenario file: nested too deeply"]
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()

@@ -94,19 +94,19 @@ def _percentiles(latency: np.ndarray) -> dict[str, float]:
 def _sla_missed(orders: pd.DataFrame, warmup: float, sla: float | None, horizon: float) -> float:
     """Share of orders after warm-up not completed within `sla`; lost orders missed it.
 
-    An order still unfinished at the end counts as missed once its deadline has passed;
-    one whose deadline is after the end of the run is left out (its outcome is unknown).
+    Only orders whose deadline (arrival + sla) falls inside the run count: their outcome
+    is known whatever happened to them. Choosing by arrival, not by outcome, keeps the
+    share unbiased when the drain is shorter than the SLA.
     """
     if sla is None:
         return math.nan
-    after = orders[orders["arrival"] >= warmup]
-    arrival = after["arrival"].to_numpy()
-    latency = after["first_completion"].to_numpy() - arrival
-    lost = (after["status"] == "lost").to_numpy()
-    met = latency <= sla  # NaN (not completed) compares False
-    decided = ~np.isnan(latency) | lost | (arrival + sla < horizon)
-    count = int(decided.sum())
-    return float((decided & ~met).sum() / count) if count else math.nan
+    arrival = orders["arrival"].to_numpy()
+    counted = (arrival >= warmup) & (arrival + sla <= horizon)
+    if not counted.any():
+        return math.nan
+    latency = orders["first_completion"].to_numpy()[counted] - arrival[counted]
+    met = latency <= sla  # NaN (never completed) compares False
+    return float(1.0 - met.mean())
 
 
 def _mean(values: pd.Series) -> float:
@@ -138,6 +138,8 @@ def paired_differences(
     rows = []
     for extra, group in _cells(replications, by):
         designs = list(dict.fromkeys(group["design"]))
+        if not designs:
+            continue
         base = group[group["design"] == designs[0]].set_index("replication")
         for design in designs[1:]:
             other = group[group["design"] == design].set_index("replication")

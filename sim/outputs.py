@@ -49,12 +49,35 @@ def write_study(frame: pd.DataFrame, out: Path) -> list[Path]:
     return _write_folder(out, write)
 
 
+#: Every results folder holds this file: only a folder that has it is ever replaced.
+MARKER = ".written-by-sim"
+
+
+def replaceable(out: Path) -> str | None:
+    """Why `out` may not become a results folder (None if it may): it must not exist, or
+    be an empty folder, or be a results folder `sim` wrote."""
+    out = Path(out)
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        return "exists and is not a folder"
+    if Path.cwd().resolve().is_relative_to(out.resolve()):
+        return "is the current folder (or holds it)"
+    if any(out.iterdir()) and not (out / MARKER).exists():
+        return f"is a folder sim did not write (no {MARKER} in it): choose another --out"
+    return None
+
+
 def _write_folder(out: Path, write: Callable[[Path], list[str]]) -> list[Path]:
     out = Path(out)
+    problem = replaceable(out)
+    if problem is not None:
+        raise FileExistsError(f"{out}: {problem}")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         names = write(staging)
+        (staging / MARKER).write_text("results of sim; this folder is replaced by the next run\n")
         _replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -288,12 +288,18 @@ def sweep(summary: pd.DataFrame, swept: Sequence[str], path: Path, time_unit: st
         _group=summary[others].astype(str).agg(", ".join, axis=1) if others else ""
     )
     groups = list(dict.fromkeys(frame["_group"]))
+    values = list(dict.fromkeys(frame[key].astype(str)))
+    numeric = pd.api.types.is_numeric_dtype(frame[key])  # else: one position per value
     for ax, metric in zip(axes, metrics, strict=True):
         rows = frame[frame["metric"] == metric]
         for design in designs:
             for g, group in enumerate(groups):
                 line = rows[(rows["design"] == design) & (rows["_group"] == group)]
-                x = line[key].to_numpy(dtype=float)
+                x = (
+                    line[key].to_numpy(dtype=float)
+                    if numeric
+                    else np.array([values.index(str(v)) for v in line[key]], dtype=float)
+                )
                 label = design + (f" ({', '.join(others)} = {group})" if others else "")
                 ax.plot(
                     x,
@@ -313,6 +319,8 @@ def sweep(summary: pd.DataFrame, swept: Sequence[str], path: Path, time_unit: st
                     linewidth=0,
                 )
         ax.set(xlabel=key, title=titles[metric])
+        if not numeric:
+            ax.set_xticks(range(len(values)), values, rotation=20, ha="right", fontsize="small")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(
         handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize="small"

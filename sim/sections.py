@@ -83,7 +83,9 @@ class BalancerSpec(_Section):
 
     strategy: Literal["modulo", "ring", "rendezvous", "jump", "maglev", "bounded"] = "ring"
     vnodes: int = Field(default=160, ge=1, le=10_000)
-    weights: dict[int, PositiveFinite] = Field(default_factory=dict)
+    # Keys are store numbers; lax, so that the mapping written to scenario.yaml (JSON keys
+    # are strings) reads back.
+    weights: dict[Annotated[int, Field(strict=False)], PositiveFinite] = Field(default_factory=dict)
     table_size: int = Field(default=65537, ge=2, le=1_000_003)
     epsilon: PositiveFinite = 0.25
 

@@ -56,6 +56,11 @@ SHORT = [
 FIGURES = ["comparison.png", "latency.png", "load_after_crash.png", "report.md", "timeline.png"]
 
 
+def listing(folder: Path) -> list[str]:
+    """The files of a results folder, less the marker every results folder holds."""
+    return sorted(p.name for p in folder.iterdir() if p.name != ".written-by-sim")
+
+
 def readme_columns(file: str) -> list[str]:
     """The columns README.md names for `file`, from its table of files or its
     "`file` columns:" paragraph."""
@@ -128,7 +133,7 @@ def test_plots_and_report_are_written_by_default(tmp_path, monkeypatch):
     out = tmp_path / "default"
     args = [a for a in SHORT if a != "--no-plots"]
     sim_in_process(ONE_CRASH, "--out", out, *args, cwd=tmp_path, monkeypatch=monkeypatch)
-    assert sorted(p.name for p in out.iterdir()) == sorted(
+    assert listing(out) == sorted(
         ["comparisons.csv", "replications.csv", "scenario.yaml", "summary.csv", *FIGURES]
     )
 
@@ -148,7 +153,7 @@ def with_orders(tmp_path_factory):
 def test_shipped_scenario_writes_the_results_folder(shipped):
     path, out, _ = shipped
     several = len(load_scenario(path).designs) > 1  # comparisons need a second design
-    assert sorted(p.name for p in out.iterdir()) == sorted(
+    assert listing(out) == sorted(
         ["replications.csv", "scenario.yaml", "summary.csv", *FIGURES]
         + (["comparisons.csv"] if several else [])
     )
@@ -242,7 +247,7 @@ def test_orders_writes_timeline_csv(with_orders):
 
 def test_out_is_honoured(with_orders):
     work, out = with_orders
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert listing(out) == [
         "comparisons.csv",
         "orders.parquet",
         "replications.csv",
@@ -325,14 +330,40 @@ def test_jobs_give_the_same_bytes(with_orders, tmp_path):
     same_files(serial, parallel)
 
 
+def test_a_folder_sim_did_not_write_is_never_replaced(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("precious", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", str(ONE_CRASH), "--out", str(out), *SHORT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "did not write" in done.stderr
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    here = subprocess.run(
+        [sys.executable, "-m", "sim", str(ONE_CRASH), "--out", ".", *SHORT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=out,
+    )
+    assert here.returncode == 2
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
 def test_an_existing_results_folder_is_replaced_whole(tmp_path, monkeypatch):
     out = tmp_path / "results" / "here"
     (out / "old").mkdir(parents=True)
+    (out / ".written-by-sim").write_text("an earlier run", encoding="utf-8")
     (out / "stray.txt").write_text("from an earlier run", encoding="utf-8")
     (out / "old" / "plot.png").write_bytes(b"\x89PNG")
     (out / "summary.csv").write_text("stale", encoding="utf-8")
     sim_in_process(ONE_CRASH, "--out", out, *SHORT, cwd=tmp_path, monkeypatch=monkeypatch)
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert listing(out) == [
         "comparisons.csv",
         "replications.csv",
         "scenario.yaml",

@@ -38,8 +38,11 @@ def test_killed_run_leaves_previous_results_intact(tmp_path, signum):
     long = sim("--out", str(out), "--replications", "400", "--orders", "--seed", "99")
     time.sleep(2.0)  # well into the simulation, long before the writing
     assert long.poll() is None, "the long run finished too early to be interrupted"
+    signalled = time.perf_counter()
     long.send_signal(signum)
     status = long.wait(timeout=60)
+    # It stops now, not after the queued replications (the default is a process pool).
+    assert time.perf_counter() - signalled < 10
 
     assert status != 0
     assert snapshot(out) == before

@@ -25,6 +25,11 @@ def results():
     return sim.run(scenario, keep_orders=True, trace=True)
 
 
+def listing(folder: Path) -> list[str]:
+    """The files of a results folder, less the marker every results folder holds."""
+    return sorted(p.name for p in folder.iterdir() if p.name != ".written-by-sim")
+
+
 def png_size(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
@@ -86,7 +91,7 @@ def test_results_folder_has_report_linking_existing_images(results, tmp_path):
 
 def test_no_figures_without_asking(results, tmp_path):
     write_results(results, tmp_path / "plain")
-    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == [
+    assert listing(tmp_path / "plain") == [
         "comparisons.csv",
         "replications.csv",
         "scenario.yaml",

@@ -66,7 +66,7 @@ class Balancer:
         self._strategy = self._cache[key]
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=64)
 def _shared_strategy(
     name: str,
     members: tuple[int, ...],

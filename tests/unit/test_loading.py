@@ -489,3 +489,27 @@ def test_ring_size_is_limited(count, balancer, tmp_path):
         f"balancer: {balancer}\ndesigns: {{mq: {{queue: db}}}}\n"
     )
     refusal(write(tmp_path, text))
+
+
+def test_balancer_weights_load_run_and_read_back(tmp_path):
+    text = MINIMAL + "balancer: {strategy: ring, weights: {0: 2.0}}\n"
+    scenario = load_scenario(write(tmp_path, text))
+    assert all(d.balancer.weights == {0: 2.0} for d in scenario.designs)
+    again = Scenario.from_mapping(scenario.to_mapping())
+    assert again == scenario
+
+
+@pytest.mark.parametrize("cv", ["1.0e200", "1.0e-200"])
+def test_a_coefficient_of_variation_that_would_overflow_is_refused(tmp_path, cv):
+    text = MINIMAL.replace(
+        "{dist: exponential, mean: 5}", f"{{dist: lognormal, mean: 5, cv: {cv}}}"
+    )
+    error = refusal(write(tmp_path, text))
+    assert "orders.prep_time.lognormal.cv" in str(error) or "orders.prep_time.cv" in str(error)
+
+
+def test_yaml_nested_too_deeply_is_refused(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text(MINIMAL + "sweep: {stores.count: " + "[" * 5000 + "]" * 5000 + "}\n")
+    error = refusal(path)
+    assert "nested too deeply" in str(error)
