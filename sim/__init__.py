@@ -7,6 +7,8 @@ Python use::
     results.summary          # design, metric, mean, ci_low, ci_high, n
 """
 
+__version__ = "0.1.0"  # before the imports: sim.cache keys its files by it
+
 from sim import executors, plots
 from sim.experiment import Results, run
 from sim.loading import load_scenario
@@ -21,4 +23,3 @@ __all__ = [
     "plots",
     "run",
 ]
-__version__ = "0.1.0"

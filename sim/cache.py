@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from sim import __version__
 from sim.scenario import Scenario
 
 VERSION = "1"  # bump when a change to the model changes results
@@ -26,12 +27,13 @@ def cell_key(scenario: Scenario, keep_orders: bool) -> str:
     data = scenario.to_mapping()
     data.pop("replications")
     order = list(data["designs"])  # sort_keys below would hide the designs' order
-    text = json.dumps([data, order, keep_orders, VERSION], sort_keys=True, default=str)
+    text = json.dumps([data, order, keep_orders, VERSION, __version__], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class Cache:
-    """A folder of finished replications; None of its methods raise on a damaged file."""
+    """A folder of finished replications, each file a SHA-256 checksum then the pickled
+    result; a missing or damaged file is simply run again."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
@@ -40,11 +42,17 @@ class Cache:
         return self.folder / f"{key}-{replication}.pickle"
 
     def load(self, key: str, replication: int) -> Any | None:
-        """The stored result, or None (missing or unreadable: run it again)."""
+        """The stored result, or None (missing, damaged or unreadable: run it again)."""
         try:
-            with open(self.path(key, replication), "rb") as file:
-                return pickle.load(file)  # our own files, written by `store`
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            content = self.path(key, replication).read_bytes()
+        except OSError:
+            return None
+        digest, payload = content[:32], content[32:]
+        if hashlib.sha256(payload).digest() != digest:
+            return None  # damaged: the checksum written with it does not match
+        try:
+            return pickle.loads(payload)  # our own file, written by `store`, checksum intact
+        except Exception:  # written by another version of sim, say: run it again
             return None
 
     def store(self, key: str, replication: int, result: Any) -> None:
@@ -52,8 +60,8 @@ class Cache:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.path(key, replication)
         partial = target.with_suffix(".partial")
-        with open(partial, "wb") as file:
-            pickle.dump(result, file, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        partial.write_bytes(hashlib.sha256(payload).digest() + payload)
         partial.replace(target)
 
     def clear(self) -> None:

@@ -36,7 +36,7 @@ def format_summary(summary: pd.DataFrame, scenario: Scenario) -> str:
     lines = [
         f"{scenario.name}: {scenario.stores.count} stores x {scenario.stores.workers} workers, "
         f"{scenario.duration:g} {unit} of arrivals + {scenario.drain:g} {unit} drain, "
-        f"{scenario.replications} replications, seed {scenario.seed}",
+        f"{int(summary['n'].max()) if len(summary) else 0} replications, seed {scenario.seed}",
     ]
     for design, group in summary.groupby("design", sort=False):
         spec = scenario.design(str(design))
