@@ -240,6 +240,15 @@ def _short_of_precision(grid, done, wanted, errors, precision, cap) -> dict[int,
     return more
 
 
+def _with(extra: dict, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One cell's frames, concatenated, with its cell number and swept values as columns
+    (set once per cell: a column per frame would cost more than the frames)."""
+    frame = pd.concat(frames, ignore_index=True)
+    for key, value in extra.items():
+        frame[key] = [value] * len(frame) if isinstance(value, dict | list) else value
+    return frame
+
+
 def _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precision) -> Results:
     swept = list(scenario.sweep)
     rows, timelines, orders = [], [], []
@@ -247,12 +256,11 @@ def _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precisio
         if cell.index in errors:
             continue
         extra = {"cell": cell.index, **cell.values} if swept else {}
-        for r in range(wanted[cell.index]):
-            result = done[(cell.index, r)]
-            rows += [{**row, **extra} for row in result.rows]
-            timelines.append(result.timeline.assign(**extra) if swept else result.timeline)
-            if keep_orders:
-                orders.append(result.orders.assign(**extra) if swept else result.orders)
+        results = [done[(cell.index, r)] for r in range(wanted[cell.index])]
+        rows += [{**row, **extra} for result in results for row in result.rows]
+        timelines.append(_with(extra, [result.timeline for result in results]))
+        if keep_orders:
+            orders.append(_with(extra, [result.orders for result in results]))
     columns = ["design", "replication", *METRICS, *(["cell", *swept] if swept else [])]
     replications = pd.DataFrame(rows, columns=columns)
     by = ["cell", *swept] if swept else []
