@@ -1,0 +1,63 @@
+"""The orchestrator sleeps through rounds in which every store answers and nothing is being
+counted; the rounds it runs must be exactly those of polling at every interval."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sim.model import simulate
+from sim.model.orchestrator import Orchestrator
+from sim.scenario import Scenario
+from sim.world import draw_world
+
+
+def always_polling(self, event):
+    """Orchestrator._poll without the sleep: every round runs."""
+    self.poll_once()
+    self._schedule(event.tick + 1)
+
+
+@pytest.mark.parametrize("poll_interval", [0.1, 0.7, 1.0, 3.0])
+@pytest.mark.parametrize("misses", [1, 3])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sleeping_changes_nothing(monkeypatch, poll_interval, misses, seed):
+    scenario = Scenario.from_mapping(
+        {
+            "name": "sleep",
+            "seed": seed,
+            "duration": 200.0,
+            "drain": 50.0,
+            "stores": {"count": 4, "workers": 2},
+            "orders": {
+                "online": {"rate": 1.0},
+                "offline": {"rate": 0.05},
+                "prep_time": {"dist": "exponential", "mean": 3},
+            },
+            "failures": {
+                "mtbf": 30.0,
+                "mttr": 2.0,
+                "scripted": [
+                    {"store": 1, "at": 10.0, "down_for": 0.3},
+                    {"store": 2, "at": 21.0, "down_for": 5.0},
+                ],
+            },
+            "database": {"ack_delay": 0.5},
+            "orchestrator": {"poll_interval": poll_interval, "misses": misses},
+            "designs": {
+                "all": {"queue": "db"},
+                "owned": {"queue": "db", "orchestrator": {"redistribute": "owned"}},
+            },
+        }
+    )
+    world = draw_world(scenario, 0)
+    for design in scenario.designs:
+        sleeping = simulate(world, scenario.stores, design)
+        with monkeypatch.context() as patch:
+            patch.setattr(Orchestrator, "_poll", always_polling)
+            awake = simulate(world, scenario.stores, design)
+        assert sleeping.timeline == awake.timeline or pd.DataFrame(sleeping.timeline).equals(
+            pd.DataFrame(awake.timeline)
+        )
+        pd.testing.assert_frame_equal(sleeping.orders_frame(world), awake.orders_frame(world))
+        assert any(event[1] == "detected_down" for event in awake.timeline)
