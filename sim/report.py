@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from sim.scenario import Scenario
-from sim.table import TIMED, format_number
+from sim.table import TIMED, format_number, format_sweep
 
 #: Metrics in the report's table, in order.
 TABLE_METRICS = (
@@ -137,19 +137,22 @@ def render(summary: pd.DataFrame, scenario: Scenario, figures: dict[str, str]) -
         "## Per run, mean [95% confidence interval] across replications",
         table(summary, designs, scenario.time_unit),
     ]
+    files = (
+        "Files: `replications.csv` (one row per design and replication), `summary.csv`, "
+        "`comparisons.csv`, `scenario.yaml` (the scenario as run)."
+    )
+    return _join(parts, figures, files)
+
+
+def _join(parts: list[str], figures: dict[str, str], files: str) -> str:
+    """The report's sections, then a section per figure, then the list of files."""
     for caption, file in figures.items():
         parts += [f"## {caption}", f"![{caption}]({file})"]
-    parts.append(
-        "Files: `replications.csv` (one row per design and replication), "
-        "`summary.csv`, `scenario.yaml` (the scenario as run)."
-    )
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join([*parts, files]) + "\n"
 
 
 def render_sweep(summary: pd.DataFrame, scenario: Scenario, figures: dict[str, str]) -> str:
     """The report of a sweep: what was swept, and per cell the headline numbers."""
-    from sim.table import format_sweep
-
     parts = [
         f"# {scenario.name}",
         describe(scenario),
@@ -159,10 +162,8 @@ def render_sweep(summary: pd.DataFrame, scenario: Scenario, figures: dict[str, s
         "## Per cell and design, mean ± half the 95% confidence interval",
         "```\n" + "\n".join(format_sweep(summary, scenario).splitlines()[2:]) + "\n```",
     ]
-    for caption, file in figures.items():
-        parts += [f"## {caption}", f"![{caption}]({file})"]
-    parts.append(
+    files = (
         "Files: `sweep.csv` (per cell, design and metric), `replications.csv` "
         "(one row per cell, design and replication), `scenario.yaml`."
     )
-    return "\n\n".join(parts) + "\n"
+    return _join(parts, figures, files)
