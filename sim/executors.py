@@ -77,13 +77,12 @@ class Runner:
 
 
 def _stop(executor: Executor, futures: dict) -> None:
-    """Cancel what has not started and end the workers of a local pool at once."""
+    """Cancel every task that has not started; the running ones (each about a second, by
+    the batching) finish, and the workers then exit. Terminating them instead trips a
+    race in Python 3.11's pool (a traceback from its manager thread)."""
     for future in futures:
         future.cancel()
     if isinstance(executor, ProcessPoolExecutor):
-        # The pool's own shutdown waits for running tasks; its workers are ended instead.
-        for process in list(getattr(executor, "_processes", {}).values()):
-            process.terminate()
         executor.shutdown(wait=False, cancel_futures=True)
 
 
