@@ -98,14 +98,18 @@ def findings(summary: pd.DataFrame, scenario: Scenario) -> list[str]:
         for metric, words in (
             ("lost", "fewest orders lost"),
             ("duplicates", "fewest duplicates"),
+            ("sla_missed", "smallest share missing the SLA"),
             ("latency_p95", "lowest 95th percentile latency"),
         ):
             rows = summary[summary["metric"] == metric].dropna(subset=["mean"])
             if len(rows):
                 best = rows.loc[rows["mean"].idxmin()]
-                lines.append(
-                    f"{words.capitalize()}: {best['design']} ({format_number(best['mean'])})."
-                )
+                label = words[0].upper() + words[1:]
+                lines.append(f"{label}: {best['design']} ({format_number(best['mean'])}).")
+        lines.append(
+            "Latency counts completed orders only: a design that loses its slowest orders "
+            "looks fast; `sla_missed` counts lost orders as missed."
+        )
     return lines
 
 
