@@ -188,12 +188,12 @@ def _progress_bar(name: str):
 
 def _execute(grid, missing, keep_orders, runner, cache, done, errors, bar) -> None:
     tasks = {}
+    keys = {cell.index: cell_key(cell.scenario, keep_orders) for cell in grid} if cache else {}
     for cell in grid:
         replications = missing.get(cell.index, [])
-        key = cell_key(cell.scenario, keep_orders) if cache else ""
         to_run = []
         for r in replications:
-            stored = cache.load(key, r) if cache else None
+            stored = cache.load(keys[cell.index], r) if cache else None
             if stored is not None:
                 done[(cell.index, r)] = stored
                 bar.update(1)
@@ -206,12 +206,10 @@ def _execute(grid, missing, keep_orders, runner, cache, done, errors, bar) -> No
         if error is not None:
             errors[index] = f"{type(error).__name__}: {error}"
             continue
-        key = cell_key(grid[index].scenario, keep_orders) if cache else ""
-        for offset, result in enumerate(results):
-            r = tasks[(index, first)][1][offset]
+        for r, result in zip(tasks[(index, first)][1], results, strict=True):
             done[(index, r)] = result
             if cache:
-                cache.store(key, r, result)
+                cache.store(keys[index], r, result)
         bar.update(len(results))
 
 

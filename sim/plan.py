@@ -27,7 +27,7 @@ from sim.experiment import run
 from sim.metrics import METRICS
 from sim.scenario import Scenario
 from sim.stats import mean_interval
-from sim.sweep import apply_key
+from sim.sweep import apply_key, plain_mapping
 
 _TARGET = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|==|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -170,9 +170,7 @@ def plan(scenario: Scenario, runner: Runner | None = None, progress: bool = Fals
 def plan_cell(scenario: Scenario, value: int) -> Scenario:
     """The scenario with the plan's key set to `value`, keeping only the plan's design."""
     spec = scenario.plan
-    data = scenario.to_mapping()
-    data.pop("plan")
-    data.pop("sweep", None)
+    data = plain_mapping(scenario)
     design = spec.design or scenario.designs[0].name
     data["designs"] = {design: data["designs"][design]}
     apply_key(data, spec.key, value)

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import Problem, ScenarioError
 from sim.scenario import DESIGN_SECTIONS, Scenario
-
-MAX_CELLS = 10_000
 
 
 @dataclass(frozen=True)
@@ -32,9 +29,7 @@ def cells(scenario: Scenario) -> list[Cell]:
     """Every cell of the scenario's sweep (one cell, with no values, when it has none)."""
     keys = list(scenario.sweep)
     grid = itertools.product(*(scenario.sweep[key] for key in keys))
-    base = scenario.to_mapping()
-    base.pop("sweep", None)
-    base.pop("plan", None)
+    base = plain_mapping(scenario)
     result, problems = [], []
     for index, combination in enumerate(grid):
         values = dict(zip(keys, combination, strict=True))
@@ -54,12 +49,12 @@ def cells(scenario: Scenario) -> list[Cell]:
     return result
 
 
-def size(sweep: Mapping[str, list]) -> int:
-    """How many cells a sweep has."""
-    count = 1
-    for values in sweep.values():
-        count *= len(values)
-    return count
+def plain_mapping(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as a mapping without its sweep and plan: the base a cell is made from."""
+    data = scenario.to_mapping()
+    data.pop("sweep", None)
+    data.pop("plan", None)
+    return data
 
 
 def apply_key(data: dict[str, Any], key: str, value: Any) -> None:

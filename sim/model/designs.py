@@ -49,12 +49,17 @@ class RamOnly:
             self.recorder.lose(order, self.env.now, STORE_DOWN)
 
     def crash(self, store: Store) -> None:
-        """The store's RAM is gone, and with it every order it held."""
+        """The store's RAM is gone; every order it held that nobody else keeps is lost."""
         dropped = store.crash()
         now = self.env.now
-        for order in dropped:
+        lost = [order for order in dropped if not self.kept_elsewhere(order)]
+        for order in lost:
             self.recorder.lose(order, now, CRASH)
-        self.recorder.event(now, "crash", store.index, orders=len(dropped), lost=len(dropped))
+        self.recorder.event(now, "crash", store.index, orders=len(dropped), lost=len(lost))
+
+    def kept_elsewhere(self, order: int) -> bool:
+        """Whether an order survives its store's crash: in RAM only, never."""
+        return False
 
     def recover(self, store: Store) -> None:
         store.recover()
@@ -99,16 +104,9 @@ class DatabaseQueue(RamOnly):
             self.recorder.sent_to[order] = index
             self.stores[index].accept(order)
 
-    def crash(self, store: Store) -> None:
-        """Walk-ins the store held are lost; its online orders stay N in the database."""
-        dropped = store.crash()
-        now = self.env.now
-        lost = 0
-        for order in dropped:
-            if self.pinned[order] >= 0:
-                self.recorder.lose(order, now, CRASH)
-                lost += 1
-        self.recorder.event(now, "crash", store.index, orders=len(dropped), lost=lost)
+    def kept_elsewhere(self, order: int) -> bool:
+        """Online orders stay N in the database; walk-ins die with their store."""
+        return self.pinned[order] < 0
 
     def completed(self, order: int, store: Store) -> None:
         super().completed(order, store)

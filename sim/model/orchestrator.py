@@ -26,6 +26,11 @@ class Detector:
         self.silent = 0
         self.declared_down = False
 
+    @property
+    def settled(self) -> bool:
+        """Nothing to count: the store answers and is not declared down."""
+        return self.silent == 0 and not self.declared_down
+
     def observe(self, answered: bool) -> str | None:
         if answered:
             self.silent = 0
@@ -126,10 +131,10 @@ class Orchestrator:
         for store, detector in zip(self.stores, self.detectors, strict=True):
             if store.up:
                 self.last_answer[store.index] = now
-                if not detector.silent and not detector.declared_down:
+                if detector.settled:
                     continue  # answered, and nothing to count: observe() would do nothing
             verdict = detector.observe(store.up)
-            unsettled += detector.silent > 0 or detector.declared_down
+            unsettled += not detector.settled
             if verdict == "down":
                 delay = now - self.went_silent(store)
                 self.recorder.event(now, "detected_down", store.index, detection_delay=delay)
