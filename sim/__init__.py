@@ -7,6 +7,10 @@ Python use::
     results.summary          # design, metric, mean, ci_low, ci_high, n
 """
 
+from sim.interrupts import quiet_until_ready
+
+quiet_until_ready()  # first of all: a Ctrl-C while the imports below run exits quietly
+
 __version__ = "0.1.0"  # before the imports: sim.cache keys its files by it
 
 from sim import executors, plots
