@@ -7,16 +7,14 @@ Python use::
     results.summary          # design, metric, mean, ci_low, ci_high, n
 """
 
-from sim.interrupts import quiet_until_ready
-
-quiet_until_ready()  # first of all: a Ctrl-C while the imports below run exits quietly
+import sim.interrupts  # noqa: F401 (first of all: a Ctrl-C during the imports below is quiet)
 
 __version__ = "0.1.0"  # before the imports: sim.cache keys its files by it
 
-from sim import executors, plots  # noqa: E402 (after the quiet start above, on purpose)
-from sim.experiment import Results, run  # noqa: E402
-from sim.loading import load_scenario  # noqa: E402
-from sim.scenario import Scenario, ScenarioError  # noqa: E402
+from sim import executors, plots
+from sim.experiment import Results, run
+from sim.loading import load_scenario
+from sim.scenario import Scenario, ScenarioError
 
 __all__ = [
     "Results",

@@ -165,8 +165,10 @@ def decode(content: bytes, key: CellKey, replication: int) -> Any:
         tables.append(_read_table(payload[start : start + size]))
         start += size
     timeline, orders = tables
-    if (orders is None) == key.keep_orders:
+    if (orders is None) == key.keep_orders or timeline is None:
         raise Unusable("made with other settings")
+    for frame in (timeline, orders):
+        _check_labels(frame, key, replication)
     rows = _rows(header["rows"], key, replication)
     return ReplicationResult(rows=rows, timeline=timeline, orders=orders)
 
@@ -212,6 +214,21 @@ def _rows(rows: Any, key: CellKey, replication: int) -> list[dict]:
         ):
             raise Unusable("malformed rows")
     return rows
+
+
+def _check_labels(frame: pd.DataFrame | None, key: CellKey, replication: int) -> None:
+    """Every row of a table names this replication and one of this cell's designs."""
+    if frame is None:
+        return
+    if "design" not in frame or "replication" not in frame:
+        raise Unusable("malformed tables")
+    design = frame["design"]
+    if not isinstance(design.dtype, pd.CategoricalDtype) or list(design.cat.categories) != list(
+        key.designs
+    ):
+        raise Unusable("malformed tables")
+    if not (frame["replication"] == replication).all():
+        raise Unusable("made for another replication")
 
 
 def _is_plain(value: Any) -> bool:

@@ -2,10 +2,11 @@
 
 Importing pandas, matplotlib and SimPy takes seconds on a loaded machine; a Ctrl-C in
 that time would otherwise print a `KeyboardInterrupt` traceback from deep in an import.
-`sim/__init__.py` calls `quiet_until_ready` first of all, before any heavy import; it acts
-only when `sim` is the program being run (`python -m sim`, or the `sim` script), never
-when `sim` is imported as a library. The command line then takes over signals itself
-(`sim.cli`), and gives them back to this quiet handler when it is done.
+`sim/__init__.py` imports this module first of all, before any heavy import, and importing
+it makes those signals quiet exits, but only when `sim` is the program being run
+(`python -m sim`, or the `sim` script), never when `sim` is imported as a library. The
+command line then takes over signals itself (`sim.cli`), and gives them back to this quiet
+handler when it is done.
 """
 
 from __future__ import annotations
@@ -36,3 +37,6 @@ def quiet_until_ready() -> None:
     if launched_as_command():
         signal.signal(signal.SIGINT, quiet_exit)
         signal.signal(signal.SIGTERM, quiet_exit)
+
+
+quiet_until_ready()  # on import, so that it holds from the moment this module is loaded
