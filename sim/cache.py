@@ -260,6 +260,9 @@ def _read_table(data: bytes) -> pd.DataFrame | None:
     size then bounds the memory it can take)."""
     if not data:
         return None
+    for message in pa.ipc.MessageReader.open_stream(pa.py_buffer(data)):
+        if _compressed(message.metadata.to_pybytes()):
+            raise Unusable("compressed tables: a cache never holds them")
     reader = pa.ipc.open_stream(pa.py_buffer(data))
     table = reader.read_all()
     for field in table.schema:
@@ -283,3 +286,35 @@ def _plain_type(kind: pa.DataType) -> bool:
         or types.is_string(kind)
         or types.is_large_string(kind)
     )
+
+
+def _compressed(metadata: bytes) -> bool:
+    """Whether an Arrow IPC message's batch is compressed (its `compression` field is set).
+
+    Read from the message's flatbuffer by hand (root table, vtables of 16-bit offsets),
+    since pyarrow decompresses as it reads, and a small compressed file could ask for
+    gigabytes. MessageHeader: 2 is a DictionaryBatch (its batch is field 1), 3 a
+    RecordBatch (compression is field 3)."""
+
+    def integer(at: int, size: int, signed: bool = False) -> int:
+        return int.from_bytes(metadata[at : at + size], "little", signed=signed)
+
+    def field(table: int, index: int) -> int | None:
+        vtable = table - integer(table, 4, signed=True)
+        slot = 4 + 2 * index
+        if slot >= integer(vtable, 2):
+            return None
+        offset = integer(vtable + slot, 2)
+        return table + offset if offset else None
+
+    def child(table: int, index: int) -> int | None:
+        at = field(table, index)
+        return None if at is None else at + integer(at, 4)
+
+    message = integer(0, 4)
+    kind_at = field(message, 1)
+    kind = metadata[kind_at] if kind_at is not None else 0
+    header = child(message, 2)
+    if kind == 2 and header is not None:
+        kind, header = 3, child(header, 1)
+    return kind == 3 and header is not None and field(header, 3) is not None

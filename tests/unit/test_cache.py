@@ -215,3 +215,28 @@ def test_temporary_names_are_unique_per_writer(tmp_path, scenario, result, monke
     assert len(set(names)) == 2
     assert str(os.getpid()) in names[0]
     same(cache.load(key, 1), result)
+
+
+def test_compressed_tables_are_refused_unread(tmp_path, scenario, result):
+    """A few kilobytes of zstd could decompress to gigabytes: never decompressed."""
+    key = cell_key(scenario, True)
+    content = encode(result, key, 1)
+    end = content.index(b"\n", len(MAGIC))
+    header = json.loads(content[len(MAGIC) : end])
+    streams = []
+    for frame in (result.timeline, result.orders):
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        sink = pa.BufferOutputStream()
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+            writer.write_table(table)
+        streams.append(sink.getvalue().to_pybytes())
+    payload = b"".join(streams)
+    header.update(
+        tables=[len(stream) for stream in streams], sha256=hashlib.sha256(payload).hexdigest()
+    )
+    cache = Cache(tmp_path)
+    cache.folder.mkdir(exist_ok=True)
+    cache.path(key, 1).write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + payload)
+    assert cache.load(key, 1) is None
+    assert "compressed" in cache.notes[0]
