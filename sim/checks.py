@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sim.errors import Problem
 from sim.sections import DesignSpec, FailuresSpec
+from sim.targets import parse_target
 
 if TYPE_CHECKING:
     from sim.scenario import _DesignEntry, _ScenarioFile
@@ -127,8 +128,6 @@ def failure_problems(failures: FailuresSpec, count: int, horizon: float) -> Iter
 
 def plan_problems(raw: _ScenarioFile) -> Iterator[Problem]:
     """A plan's key must be an integer key, its range ordered, its targets readable."""
-    from sim.plan import parse_target  # the plan module reads targets; no cycle at import
-
     plan = raw.plan
     if plan is None:
         return

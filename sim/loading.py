@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from sim.scenario import DEFAULT_DESIGNS, Problem, Scenario, ScenarioError
-from sim.sweep import cells
+from sim.sweep import cells, plan_cell
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -80,8 +80,6 @@ def _check_plan(scenario: Scenario) -> None:
     """The plan's key must make a valid scenario at both ends of its range."""
     if scenario.plan is None:
         return
-    from sim.plan import plan_cell  # the plan runs scenarios; loading need not at import
-
     problems = []
     for end in ("low", "high"):
         value = getattr(scenario.plan, end)
