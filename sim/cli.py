@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from sim import __version__
 from sim.cache import Cache
 from sim.executors import check_address, make_runner
 from sim.experiment import run
@@ -23,15 +24,19 @@ from sim.loading import load_scenario
 from sim.outputs import replaceable, write_plan, write_results, write_study
 from sim.plan import plan
 from sim.scenario import Scenario, ScenarioError
+from sim.suggest import closest
 from sim.table import format_comparisons, format_plan, format_summary, format_sweep
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
-def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options every scenario command takes."""
+def _common(
+    parser: argparse.ArgumentParser, out: str = "results/<name>"
+) -> argparse.ArgumentParser:
+    """The options every scenario command takes (`out`: the default results folder, as
+    help says it; <name> is the scenario's name)."""
     parser.add_argument("scenario", type=Path, help="the scenario YAML file")
-    parser.add_argument("--out", type=Path, help="results folder (default: results/<name>)")
+    parser.add_argument("--out", type=Path, help=f"results folder (default: {out})")
     parser.add_argument("--seed", type=int, help="override the scenario's seed")
     parser.add_argument("--replications", type=int, help="override the number of replications")
     parser.add_argument(
@@ -66,6 +71,7 @@ def run_parser() -> argparse.ArgumentParser:
             "Also: `python -m sim plan SCENARIO` and `python -m sim hashing`.",
         )
     )
+    parser.add_argument("--version", action="version", version=f"sim {__version__}")
     parser.add_argument(
         "--sweep",
         dest="sweeps",
@@ -97,8 +103,9 @@ def plan_parser() -> argparse.ArgumentParser:
         argparse.ArgumentParser(
             prog="python -m sim plan",
             description="Find the smallest value of the scenario's `plan.key` for which every "
-            "target holds with 95%% confidence (bisection over the key).",
-        )
+            "target holds with 95% confidence (bisection over the key).",
+        ),
+        out="results/<name>_plan",
     )
 
 
@@ -112,18 +119,37 @@ def hashing_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path("results") / "hashing",
-        help="folder for hashing.csv and hashing.png (default results/hashing)",
+        default=Path("results") / "hashing_study",
+        help="folder for hashing.csv and hashing.png (default results/hashing_study; "
+        "results/hashing is scenarios/hashing.yaml's)",
     )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    command = {"hashing": hashing_main, "plan": plan_main}.get(argv[0] if argv else "")
+    commands = {"hashing": hashing_main, "plan": plan_main}
+    command = commands.get(argv[0] if argv else "")
     if command is not None:
         return command(argv[1:])
+    if argv and _mistyped_command(argv[0], commands):
+        return EXIT_BAD_INPUT
     return _guarded(run_main, run_parser().parse_args(argv))
+
+
+def _mistyped_command(word: str, commands) -> bool:
+    """Say "did you mean" for a first argument that is no file but near a subcommand."""
+    if word.startswith("-") or Path(word).exists():
+        return False
+    match = closest(word, commands)
+    if match is None:
+        return False
+    print(
+        f"error: {word}: no such scenario file, and no command {word!r} "
+        f"(did you mean `python -m sim {match}`?)",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _guarded(command, args: argparse.Namespace) -> int:
@@ -214,6 +240,8 @@ def run_main(args: argparse.Namespace) -> int:
         print(format_comparisons(results.comparisons, scenario))
     for note in results.notes:
         print(note)
+    for warning in results.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     written = write_results(results, out, tables=args.orders, figures=args.plots)
     if not results.errors:
         cache.clear()  # else keep it: the same command then redoes only the failed cells
@@ -244,9 +272,9 @@ def _plan(args: argparse.Namespace) -> int:
         )
         return EXIT_BAD_INPUT
     runner = make_runner(args.jobs, args.scheduler)
-    answer, evaluations = plan(scenario, runner, progress=not args.quiet)
-    print(format_plan(scenario, answer, evaluations))
-    written = write_plan(scenario, evaluations, answer, out)
+    found = plan(scenario, runner, progress=not args.quiet)
+    print(format_plan(scenario, found.answer, found.evaluations))
+    written = write_plan(found, out)
     print(f"\nwrote {', '.join(path.name for path in written)} to {out}/")
     return EXIT_OK
 

@@ -49,6 +49,12 @@ def load_scenario(
     path: `load_scenario(path, replications=3, stores__count=8)`. Every cell of a sweep
     is checked too.
     """
+    for name, given in (("sets", sets), ("sweeps", sweeps)):
+        if isinstance(given, str | bytes):
+            raise TypeError(
+                f"load_scenario: {name} must be a list of strings, got the string {given!r}: "
+                f"write {name}=[{given!r}]"
+            )
     path = Path(path)
     text = _read_text(path)
     node, data = _parse(text, str(path))

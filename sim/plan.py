@@ -24,7 +24,16 @@ from sim.scenario import Scenario
 from sim.sweep import plan_cell
 from sim.targets import Target, parse_target
 
-__all__ = ["Evaluation", "Target", "evaluate", "evidence", "parse_target", "plan", "search"]
+__all__ = [
+    "Evaluation",
+    "PlanResults",
+    "Target",
+    "evaluate",
+    "evidence",
+    "parse_target",
+    "plan",
+    "search",
+]
 
 
 @dataclass(frozen=True)
@@ -100,8 +109,23 @@ def search(low: int, high: int, run: Callable[[int], Evaluation]) -> tuple[int |
     return answer, [seen[v] for v in sorted(seen)]
 
 
-def plan(scenario: Scenario, runner: Runner | None = None, progress: bool = False):
-    """Run the scenario's plan: (the smallest feasible value or None, the evaluations)."""
+@dataclass(frozen=True)
+class PlanResults:
+    """What a plan found: the smallest value meeting every target (None if none does),
+    and the evaluation of every value run, in order of value."""
+
+    scenario: Scenario
+    answer: int | None
+    evaluations: list[Evaluation]
+
+    @property
+    def evidence(self) -> pd.DataFrame:
+        """One row per value tried and target, as in plan.csv."""
+        return evidence(self.scenario.plan.key, self.evaluations, self.answer)
+
+
+def plan(scenario: Scenario, runner: Runner | None = None, progress: bool = False) -> PlanResults:
+    """Run the scenario's plan: the smallest feasible value (or None) and the evidence."""
     spec = scenario.plan
     if spec is None:
         raise ValueError("the scenario has no plan")
@@ -116,4 +140,5 @@ def plan(scenario: Scenario, runner: Runner | None = None, progress: bool = Fals
             print(f"  {spec.key} = {value}: {verdict} the targets", file=sys.stderr)
         return evaluation
 
-    return search(spec.low, spec.high, run_value)
+    answer, evaluations = search(spec.low, spec.high, run_value)
+    return PlanResults(scenario, answer, evaluations)

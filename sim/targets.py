@@ -15,8 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sim.metrics import METRICS
-from sim.stats import mean_interval
+from sim.metrics import METRICS, bounded_interval
 
 _TARGET = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|==|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -42,7 +41,7 @@ class Target:
     def judge(self, values: list[float], confidence: float) -> tuple[bool, float, float, float]:
         """Whether the target holds for these per-replication values, and the mean and
         interval it was judged on."""
-        mean, low, high, _ = mean_interval(values, confidence)
+        mean, low, high, _ = bounded_interval(self.metric, values, confidence)
         if math.isnan(mean):
             return False, mean, low, high
         if self.op == "==":

@@ -1,0 +1,175 @@
+"""Findings in words, by one rule used everywhere (report.md, the notebooks):
+
+- two designs (or two values of a swept key) **tie** when their means are equal;
+- a difference is **named** only when the 95% interval of the paired difference
+  (replication by replication: both saw the same random world) excludes 0;
+- otherwise **no difference is established** (more replications may settle it).
+
+Every metric worded here is better when lower (lost, duplicates, SLA missed, latency).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.stats import mean_interval
+from sim.table import format_number
+
+#: Metrics put into findings, with how they read: (noun, fewer-word, unit key).
+WORDED = {
+    "lost": ("orders lost", "fewest", ""),
+    "duplicates": ("duplicates", "fewest", ""),
+    "sla_missed": ("share missing the SLA", "smallest", ""),
+    "latency_p95": ("95th percentile latency", "lowest", "time"),
+}
+
+
+@dataclass(frozen=True)
+class Paired:
+    """`a` against `b`: their means and the mean and 95% interval of `a − b`, paired."""
+
+    mean_a: float
+    mean_b: float
+    difference: float
+    low: float
+    high: float
+
+    @property
+    def verdict(self) -> str:
+        """`tie`, `lower` or `higher` (a's difference established), or `unclear`."""
+        if self.mean_a == self.mean_b:
+            return "tie"
+        if self.low > 0:
+            return "higher"
+        if self.high < 0:
+            return "lower"
+        return "unclear"  # includes an interval that is NaN (a single replication)
+
+    def interval(self) -> str:
+        """`difference [low, high]`, signed."""
+        sign = "+" if self.difference > 0 else ""
+        text = f"{sign}{format_number(self.difference)}"
+        if math.isnan(self.low):
+            return text + " (one replication: no interval)"
+        return f"{text} [{format_number(self.low)}, {format_number(self.high)}]"
+
+
+def paired(a: pd.Series, b: pd.Series) -> Paired:
+    """Compare two series of per-replication values indexed by replication."""
+    a, b = a.astype(float), b.astype(float)
+    diff = (a - b).dropna()
+    mean, low, high, _ = mean_interval(diff.to_numpy())
+    return Paired(float(a.mean()), float(b.mean()), mean, low, high)
+
+
+def _by_replication(replications: pd.DataFrame, design: str, metric: str) -> pd.Series:
+    rows = replications[replications["design"] == design]
+    return rows.groupby("replication")[metric].mean()
+
+
+def best_of(replications: pd.DataFrame, designs: Sequence[str], metric: str) -> str | None:
+    """One sentence: which design is lowest on `metric`, by the rule; None if unmeasured."""
+    series = {d: _by_replication(replications, d, metric) for d in designs}
+    means = {d: float(s.mean()) for d, s in series.items() if not math.isnan(s.mean())}
+    if len(means) < 2:
+        return None
+    noun, most, unit = WORDED[metric]
+    unit = f" {unit}" if unit else ""
+    ranked = sorted(means, key=means.__getitem__)
+    best = ranked[0]
+    against = {d: paired(series[d], series[best]) for d in ranked[1:]}
+    tied = [d for d in ranked[1:] if against[d].verdict == "tie"]
+    unclear = [d for d in ranked[1:] if against[d].verdict == "unclear"]
+    beaten = [d for d in ranked[1:] if against[d].verdict == "higher"]
+    value = f"{format_number(means[best])}{unit}"
+    if not beaten and not unclear:
+        return f"{noun.capitalize()}: a tie, every design {value}."
+    if not beaten:
+        lines = "; ".join(f"{d} {against[d].interval()}" for d in unclear)
+        return (
+            f"{noun.capitalize()}: no difference established; lowest mean {best} ({value}); "
+            f"paired differences from it: {lines}."
+        )
+    leaders = [best, *tied]
+    head = (
+        f"{most.capitalize()} {noun}: {best} ({value})"
+        if len(leaders) == 1
+        else f"{most.capitalize()} {noun}: a tie between {', '.join(leaders)} ({value} each)"
+    )
+    parts = [head]
+    if unclear:
+        parts.append(
+            "no difference established from "
+            + "; ".join(f"{d} ({against[d].interval()})" for d in unclear)
+        )
+    parts.append(
+        "lower than "
+        + "; ".join(f"{d} (paired difference {against[d].interval()})" for d in beaten)
+    )
+    return "; ".join(parts) + "."
+
+
+def design_findings(replications: pd.DataFrame, designs: Sequence[str], unit: str) -> list[str]:
+    """A sentence per worded metric, comparing every design with the lowest, by the rule."""
+    lines = []
+    for metric in WORDED:
+        sentence = best_of(replications, designs, metric)
+        if sentence is not None:
+            lines.append(sentence.replace(" time", f" {unit}"))
+    if lines:
+        lines.append(
+            "Rule: a difference is named only when its paired 95% interval (design minus "
+            "design, replication by replication) excludes 0; equal means are a tie. "
+            "Latency counts completed orders only: a design that loses its slowest orders "
+            "looks fast; `sla_missed` counts lost orders as missed."
+        )
+    return lines
+
+
+def sweep_findings(
+    replications: pd.DataFrame, sweep: dict[str, list], designs: Sequence[str], unit: str
+) -> list[str]:
+    """Per swept key: what going from its first to its last value changes, per design and
+    metric (averaged over the other swept keys' values, paired by replication)."""
+    lines = []
+    for key, values in sweep.items():
+        if len(values) < 2:
+            continue
+        first, last = str(values[0]), str(values[-1])
+        text = replications[key].astype(str)
+        others = (
+            f" (averaged over {', '.join(k for k in sweep if k != key)})" if len(sweep) > 1 else ""
+        )
+        for metric, (noun, _, timed) in WORDED.items():
+            cells = []
+            for design in designs:
+                mine = replications[replications["design"] == design]
+                low = mine[text[mine.index] == first].groupby("replication")[metric].mean()
+                high = mine[text[mine.index] == last].groupby("replication")[metric].mean()
+                if np.isnan(low.mean()) or np.isnan(high.mean()):
+                    continue
+                cells.append(f"{design} {_change(paired(high, low))}")
+            if cells:
+                label = f"{noun} ({unit})" if timed else noun
+                lines.append(f"`{key}` {first} → {last}{others}, {label}: " + "; ".join(cells))
+    if lines:
+        lines.append(
+            "Each change is the paired difference (last value minus first, replication by "
+            "replication) with its 95% interval; it is called a rise or a fall only when "
+            "the interval excludes 0."
+        )
+    return lines
+
+
+def _change(pair: Paired) -> str:
+    before, after = format_number(pair.mean_b), format_number(pair.mean_a)
+    verdict = pair.verdict
+    if verdict == "tie":
+        return f"{before} → {after} (no change)"
+    word = {"higher": "rises", "lower": "falls", "unclear": "no difference established"}[verdict]
+    return f"{before} → {after} ({word}: {pair.interval()})"
