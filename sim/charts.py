@@ -60,7 +60,12 @@ def comparison(
         panel.set_xticks(range(len(designs)), designs, rotation=30, ha="right")
         panel.set_title(metric_label(metric, unit), fontsize="medium")
         panel.set_ylim(bottom=0)
-    title(fig, ax, "Per run: mean and 95% interval across replications")
+    title(
+        fig,
+        ax,
+        "Per run: mean and 95% interval across replications (each design's own interval; "
+        "report.md pairs designs replication by replication)",
+    )
     return finish(fig, path)
 
 
@@ -117,9 +122,7 @@ def sweep(
     scenario, summary = results.scenario, results.summary
     swept = list(scenario.sweep)
     key, others, unit = swept[0], swept[1:], scenario.time_unit
-    frame = summary.assign(
-        _group=summary[others].astype(str).agg(", ".join, axis=1) if others else ""
-    )
+    frame = summary.assign(_group=_groups(summary, others, unit))
     series = list(dict.fromkeys(zip(frame["design"], frame["_group"], strict=True)))
     colors = series_colors(len(series))
     values = list(dict.fromkeys(frame[key].astype(str)))
@@ -138,7 +141,7 @@ def sweep(
             x = line["_x"].to_numpy() + (index - (len(series) - 1) / 2) * nudge
             mean = line["mean"].to_numpy(dtype=float)
             err = [mean - line["ci_low"].to_numpy(float), line["ci_high"].to_numpy(float) - mean]
-            label = design + (f" ({', '.join(others)} = {group})" if others else "")
+            label = design + (f" ({group})" if others else "")
             panel.errorbar(
                 x, mean, yerr=np.nan_to_num(err), marker="o", ms=3, capsize=2,
                 color=color, label=label, linewidth=1.2,
@@ -152,6 +155,20 @@ def sweep(
     legend_below(fig, axes.flat[0].get_legend_handles_labels()[0])
     title(fig, ax, f"Per run, mean and 95% interval, against {key}")
     return finish(fig, path)
+
+
+def _groups(summary: pd.DataFrame, others: list[str], unit: str) -> pd.Series | str:
+    """Per row, the values of the other swept keys, as a legend says them."""
+    if not others:
+        return ""
+
+    def say(value) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    columns = [
+        summary[key].map(lambda v, k=key: f"{key_label(k, unit)} = {say(v)}") for key in others
+    ]
+    return pd.concat(columns, axis=1).agg(", ".join, axis=1)
 
 
 def plan(
@@ -201,13 +218,14 @@ def _plan_panel(panel: Axes, rows: pd.DataFrame, answer: int | None) -> None:
         ends = pd.concat([near["ci_low"], near["ci_high"], near["mean"]]).dropna()
         span = [bound, *ends.tolist()]
         bottom, top = min(span), max(span)
-        pad = max(top - bottom, abs(bound) * 0.1, 1e-9) * 0.3
+        pad = 0.3 * (max(top - bottom, abs(bound) * 0.1, abs(top) * 0.1) or 1.0)
         bottom, top = max(0.0, bottom - pad), top + pad
-        panel.set_ylim(bottom, top)
-        outside = int(((rows["mean"] < bottom) | (rows["mean"] > top)).sum())
-        if outside:
+        # a margin below 0 only so that points at 0 are not cut in half by the axis
+        panel.set_ylim(bottom - 0.04 * (top - bottom) if bottom == 0 else bottom, top)
+        off = rows.loc[(rows["mean"] < bottom) | (rows["mean"] > top), "value"]
+        if len(off):
             panel.annotate(
-                f"{outside} value(s) off the axis",
+                f"off the axis at {', '.join(map(str, off))} (far from the bound)",
                 (0.02, 0.98), xycoords="axes fraction", va="top", fontsize="small",
             )  # fmt: skip
 
@@ -223,14 +241,18 @@ def hashing(
     fig, axes = canvas(ax, fig, 1, 2, (11, 4.4))
     moved, balance = axes[0]
     y = np.arange(len(frame))
-    moved.barh(y - 0.2, frame["moved"], height=0.4, color="tab:blue", label="of all keys")
-    moved.barh(
-        y + 0.2,
-        frame["survivors_moved"],
-        height=0.4,
-        color="tab:red",
-        label="of the keys of stores that stayed up",
-    )
+    bars = [
+        moved.barh(y - 0.2, frame["moved"], height=0.4, color="tab:blue", label="of all keys"),
+        moved.barh(
+            y + 0.2,
+            frame["survivors_moved"],
+            height=0.4,
+            color="tab:red",
+            label="of the keys of stores that stayed up",
+        ),
+    ]
+    for container in bars:  # a share of 0 draws no bar: say it
+        moved.bar_label(container, fmt="%.3f", fontsize="x-small", padding=2)
     moved.axvline(
         frame["ideal_moved"].iloc[0], color="black", linestyle="--", label="ideal: 1 / stores"
     )
@@ -238,12 +260,17 @@ def hashing(
         yticks=list(y),
         yticklabels=frame["strategy"],
         xlabel="share of keys that change store",
-        xlim=(0, 1),
+        xlim=(0, 1.08),
         title=f"One store of {int(frame['stores'].iloc[0])} leaves",
     )
     moved.invert_yaxis()
     moved.legend(loc="lower right", fontsize="small")
-    balance.barh(y, frame["max_over_mean"], color="tab:green")
+    balance.bar_label(
+        balance.barh(y, frame["max_over_mean"], color="tab:green"),
+        fmt="%.2f",
+        fontsize="x-small",
+        padding=2,
+    )
     balance.axvline(1.0, color="black", linestyle="--", label="perfect balance")
     balance.set(
         yticks=list(y),

@@ -91,9 +91,10 @@ def best_of(replications: pd.DataFrame, designs: Sequence[str], metric: str) -> 
         return f"{noun.capitalize()}: a tie, every design {value}."
     if not beaten:
         lines = "; ".join(f"{d} {against[d].interval()}" for d in unclear)
+        ties = f" (tied with {', '.join(tied)})" if tied else ""
         return (
-            f"{noun.capitalize()}: no difference established; lowest mean {best} ({value}); "
-            f"paired differences from it: {lines}."
+            f"{noun.capitalize()}: no difference established; lowest mean {best} "
+            f"({value}){ties}; paired differences from it: {lines}."
         )
     leaders = [best, *tied]
     head = (
@@ -101,17 +102,12 @@ def best_of(replications: pd.DataFrame, designs: Sequence[str], metric: str) -> 
         if len(leaders) == 1
         else f"{most.capitalize()} {noun}: a tie between {', '.join(leaders)} ({value} each)"
     )
-    parts = [head]
-    if unclear:
-        parts.append(
-            "no difference established from "
-            + "; ".join(f"{d} ({against[d].interval()})" for d in unclear)
-        )
-    parts.append(
-        "lower than "
-        + "; ".join(f"{d} (paired difference {against[d].interval()})" for d in beaten)
-    )
-    return "; ".join(parts) + "."
+    others = [
+        f"{d} {against[d].interval()} ({'higher' if d in beaten else 'no difference established'})"
+        for d in ranked[1:]
+        if d not in tied
+    ]
+    return f"{head}. Others, paired difference from {best}: " + "; ".join(others) + "."
 
 
 def design_findings(replications: pd.DataFrame, designs: Sequence[str], unit: str) -> list[str]:
@@ -138,31 +134,35 @@ def sweep_findings(
     metric (averaged over the other swept keys' values, paired by replication)."""
     lines = []
     for key, values in sweep.items():
-        if len(values) < 2:
-            continue
-        first, last = str(values[0]), str(values[-1])
-        text = replications[key].astype(str)
-        others = (
-            f" (averaged over {', '.join(k for k in sweep if k != key)})" if len(sweep) > 1 else ""
-        )
-        for metric, (noun, _, timed) in WORDED.items():
-            cells = []
-            for design in designs:
-                mine = replications[replications["design"] == design]
-                low = mine[text[mine.index] == first].groupby("replication")[metric].mean()
-                high = mine[text[mine.index] == last].groupby("replication")[metric].mean()
-                if np.isnan(low.mean()) or np.isnan(high.mean()):
-                    continue
-                cells.append(f"{design} {_change(paired(high, low))}")
-            if cells:
-                label = f"{noun} ({unit})" if timed else noun
-                lines.append(f"`{key}` {first} → {last}{others}, {label}: " + "; ".join(cells))
+        if len(values) >= 2:
+            rest = [k for k in sweep if k != key]
+            lines += _key_findings(replications, key, values, rest, designs, unit)
     if lines:
         lines.append(
             "Each change is the paired difference (last value minus first, replication by "
             "replication) with its 95% interval; it is called a rise or a fall only when "
             "the interval excludes 0."
         )
+    return lines
+
+
+def _key_findings(replications, key, values, rest, designs, unit) -> list[str]:
+    first, last = values[0], values[-1]
+    at_first = np.array([v == first for v in replications[key]], dtype=bool)
+    at_last = np.array([v == last for v in replications[key]], dtype=bool)
+    others = f" (averaged over {', '.join(rest)})" if rest else ""
+    lines = []
+    for metric, (noun, _, timed) in WORDED.items():
+        cells = []
+        for design in designs:
+            mine = (replications["design"] == design).to_numpy()
+            low = replications[mine & at_first].groupby("replication")[metric].mean()
+            high = replications[mine & at_last].groupby("replication")[metric].mean()
+            if not (np.isnan(low.mean()) or np.isnan(high.mean())):
+                cells.append(f"{design} {_change(paired(high, low))}")
+        if cells:
+            label = f"{noun} ({unit})" if timed else noun
+            lines.append(f"`{key}` {first} → {last}{others}, {label}: " + "; ".join(cells))
     return lines
 
 

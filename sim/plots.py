@@ -192,7 +192,7 @@ def _marks(ax, events: pd.DataFrame, style: dict) -> None:
 
 def _timeline_legend(designs, colors, peak) -> list:
     handles = [
-        Line2D([], [], color=colors[d], label=f"{d}: orders held (band = 0 to {peak})")
+        Line2D([], [], color=colors[d], label=f"{d}: orders held, 0–{peak} (band bottom to top)")
         for d in designs
     ]
     handles += [Patch(color=s["color"], label=s["label"]) for s in EVENT_SPANS.values()]
@@ -237,7 +237,8 @@ def load_after_crash(
         mine = timeline_frame[timeline_frame["design"] == design]
         moment = moments.loc[moments["design"] == design, "time"].iloc[0]
         _before_after(panel, held[held["design"] == design], mine, moment, stores)
-        panel.set_title(f"{design} (t = {moment:.1f})", fontsize="medium")
+        unit = results.scenario.time_unit
+        panel.set_title(f"{design} (at {moment:.1f} {unit})", fontsize="medium")
     for panel in axes.flat[len(designs) :]:
         panel.set_visible(False)
     for panel in axes[:, 0]:

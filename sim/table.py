@@ -65,10 +65,12 @@ def design_labels(scenario: Scenario) -> dict[str, str]:
         elif settings:
             labels[design.name] = f"database; {settings}"
         else:
-            labels[design.name] = (
-                f"database, {design.balancer.strategy} balancer, poll every "
-                f"{design.orchestrator.poll_interval:g} {unit}"
+            poll = (
+                "polling interval swept"
+                if "orchestrator.poll_interval" in scenario.sweep
+                else f"poll every {design.orchestrator.poll_interval:g} {unit}"
             )
+            labels[design.name] = f"database, {design.balancer.strategy} balancer, {poll}"
     return labels
 
 
