@@ -67,6 +67,10 @@ def paired(a: pd.Series, b: pd.Series) -> Paired:
     return Paired(float(a.mean()), float(b.mean()), mean, low, high)
 
 
+def _upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _by_replication(replications: pd.DataFrame, design: str, metric: str) -> pd.Series:
     rows = replications[replications["design"] == design]
     return rows.groupby("replication")[metric].mean()
@@ -74,6 +78,8 @@ def _by_replication(replications: pd.DataFrame, design: str, metric: str) -> pd.
 
 def best_of(replications: pd.DataFrame, designs: Sequence[str], metric: str) -> str | None:
     """One sentence: which design is lowest on `metric`, by the rule; None if unmeasured."""
+    if metric not in replications:
+        return None
     series = {d: _by_replication(replications, d, metric) for d in designs}
     means = {d: float(s.mean()) for d, s in series.items() if not math.isnan(s.mean())}
     if len(means) < 2:
@@ -88,19 +94,19 @@ def best_of(replications: pd.DataFrame, designs: Sequence[str], metric: str) -> 
     beaten = [d for d in ranked[1:] if against[d].verdict == "higher"]
     value = f"{format_number(means[best])}{unit}"
     if not beaten and not unclear:
-        return f"{noun.capitalize()}: a tie, every design {value}."
+        return f"{_upper(noun)}: a tie, every design {value}."
     if not beaten:
         lines = "; ".join(f"{d} {against[d].interval()}" for d in unclear)
         ties = f" (tied with {', '.join(tied)})" if tied else ""
         return (
-            f"{noun.capitalize()}: no difference established; lowest mean {best} "
+            f"{_upper(noun)}: no difference established; lowest mean {best} "
             f"({value}){ties}; paired differences from it: {lines}."
         )
     leaders = [best, *tied]
     head = (
-        f"{most.capitalize()} {noun}: {best} ({value})"
+        f"{_upper(most)} {noun}: {best} ({value})"
         if len(leaders) == 1
-        else f"{most.capitalize()} {noun}: a tie between {', '.join(leaders)} ({value} each)"
+        else f"{_upper(most)} {noun}: a tie between {', '.join(leaders)} ({value} each)"
     )
     others = [
         f"{d} {against[d].interval()} ({'higher' if d in beaten else 'no difference established'})"
@@ -153,6 +159,8 @@ def _key_findings(replications, key, values, rest, designs, unit) -> list[str]:
     others = f" (averaged over {', '.join(rest)})" if rest else ""
     lines = []
     for metric, (noun, _, timed) in WORDED.items():
+        if metric not in replications:
+            continue
         cells = []
         for design in designs:
             mine = (replications["design"] == design).to_numpy()
