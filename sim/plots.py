@@ -166,8 +166,8 @@ def _spans(ax, events, begin, stop, style, stores, horizon) -> None:
         mine = events[events["store"] == store]
         starts = mine.loc[mine["event"] == begin, "time"].to_numpy(dtype=float)
         ends = np.sort(mine.loc[mine["event"] == stop, "time"].to_numpy(dtype=float))
-        after = np.searchsorted(ends, starts, side="left")
-        finish_at = np.where(after < len(ends), ends[np.minimum(after, len(ends) - 1)], horizon)
+        padded = np.append(ends, horizon)  # a span still open at the end runs to the horizon
+        finish_at = padded[np.searchsorted(ends, starts, side="left")]
         spans = [(s, e - s) for s, e in zip(starts, finish_at, strict=True)]
         ax.broken_barh(spans, (store - 0.45, 0.9), color=style["color"], zorder=0)
 
@@ -244,7 +244,9 @@ def load_after_crash(
     for panel in axes[:, 0]:
         panel.set_ylabel("orders held")
     if designs:
-        axes.flat[0].legend(fontsize="small")
+        handles = axes.flat[0].get_legend_handles_labels()[0]
+        handles.append(Patch(color="0.85", label="declared down"))
+        axes.flat[0].legend(handles=handles, fontsize="small")
     else:
         axes[0, 0].set_visible(True)
         axes[0, 0].text(0.5, 0.5, f"no redistribution in replication {replication}", ha="center")
@@ -260,7 +262,7 @@ def _before_after(ax, held, events, moment, stores) -> None:
     ax.bar(x - 0.2, before, width=0.4, color="0.6", label="before")
     ax.bar(x + 0.2, after, width=0.4, color="tab:blue", label="after")
     for store in down:
-        ax.axvspan(store - 0.5, store + 0.5, color="0.85", hatch="//", zorder=0)
+        ax.axvspan(store - 0.5, store + 0.5, color="0.85", zorder=0)
     labels = [f"{s}\n(down)" if s in down else str(s) for s in range(stores)]
     ax.set_xticks(x, labels, fontsize="small" if stores <= 12 else "x-small")
     ax.set_xlabel("store")
