@@ -51,19 +51,21 @@ def comparison(
         means = rows["mean"].to_numpy(dtype=float)
         low = np.nan_to_num(means - rows["ci_low"].to_numpy(dtype=float))
         high = np.nan_to_num(rows["ci_high"].to_numpy(dtype=float) - means)
-        bars = panel.bar(
+        panel.bar(
             range(len(designs)),
             np.nan_to_num(means),
             yerr=[low, high],
             capsize=4,
             color=[colors[d] for d in designs],
         )
-        # the mean written on each bar: a bar of 0 is otherwise no bar at all
-        labels = [format_number(float(f"{m:.3g}")) if not np.isnan(m) else "-" for m in means]
-        panel.bar_label(bars, labels=labels, fontsize="x-small", label_type="center")
-        panel.set_xticks(range(len(designs)), designs, rotation=30, ha="right")
+        # each mean under its design: a bar of 0 is otherwise no bar at all
+        labels = [f"{d}: {_short(m)}" for d, m in zip(designs, means, strict=True)]
+        panel.set_xticks(range(len(designs)), labels, rotation=30, ha="right", fontsize="small")
         panel.set_title(metric_label(metric, unit), fontsize="medium")
         panel.set_ylim(bottom=0)
+        if not np.nanmax(np.append(means + high, 0.0)) > 0:
+            panel.set_ylim(0, 1)
+            panel.text(0.5, 0.5, "0 in every design", ha="center", transform=panel.transAxes)
     title(
         fig,
         ax,
@@ -71,6 +73,10 @@ def comparison(
         "(paired differences between designs are tighter: see the comparisons)",
     )
     return finish(fig, path)
+
+
+def _short(value: float) -> str:
+    return "-" if np.isnan(value) else format_number(float(f"{value:.3g}"))
 
 
 def latency(
