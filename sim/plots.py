@@ -115,7 +115,7 @@ def timeline(
     for panel in axes[-1]:
         panel.set(xlim=(start, end), xlabel=f"time ({unit})")
     note = (
-        f"; zoomed on {start:g}–{end:g} {unit}, the busiest quarter of the run "
+        f"\nzoomed on {start:g}–{end:g} {unit}, the busiest quarter of the run "
         f"(0–{horizon:g}; window=None shows all)"
         if zoomed
         else ""
@@ -138,8 +138,9 @@ def _window(events: pd.DataFrame, horizon: float, window) -> tuple[float, float,
     times = np.sort(events["time"].to_numpy(dtype=float))
     width = horizon / 4
     counts = np.searchsorted(times, times + width) - np.arange(len(times))
-    begin = float(min(times[int(np.argmax(counts))], horizon - width))
-    return begin, begin + width, True
+    step = 10 ** math.floor(math.log10(width)) / 2  # a round start: 1550, not 1583.26
+    begin = math.floor(min(times[int(np.argmax(counts))], horizon - width) / step) * step
+    return float(begin), float(min(horizon, begin + width + step)), True
 
 
 def _design_panel(ax, events, held, design, stores, horizon) -> None:
@@ -191,10 +192,10 @@ def _marks(ax, events: pd.DataFrame, style: dict) -> None:
 
 
 def _timeline_legend(designs, colors, peak) -> list:
-    handles = [
-        Line2D([], [], color=colors[d], label=f"{d}: orders held, 0–{peak} (band bottom to top)")
-        for d in designs
-    ]
+    handles = [Line2D([], [], color=colors[d], label=d) for d in designs]
+    handles.append(
+        Line2D([], [], color="none", label=f"(line height: orders held, 0–{peak} per band)")
+    )
     handles += [Patch(color=s["color"], label=s["label"]) for s in EVENT_SPANS.values()]
     handles += [
         Line2D(
