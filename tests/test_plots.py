@@ -62,13 +62,14 @@ def test_every_plot_returns_a_figure_and_writes_only_when_asked(results, tmp_pat
 
 @pytest.mark.parametrize(
     "draw",
-    [plots.comparison, plots.latency, plots.timeline, plots.load_after_crash],
-    ids=["comparison", "latency", "timeline", "load_after_crash"],
+    [plots.comparison, plots.latency, plots.timeline, plots.load_after_crash, plots.hashing],
+    ids=["comparison", "latency", "timeline", "load_after_crash", "hashing"],
 )
 def test_a_figure_draws_into_a_given_ax(results, draw):
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5))
     left.plot([0, 1], [0, 1])
-    returned = draw(results, ax=right)
+    given = study(stores=4, keys=300) if draw is plots.hashing else results
+    returned = draw(given, ax=right)
     assert returned is fig
     assert left in fig.axes  # the other panel is left alone
     assert len(fig.axes) >= 2

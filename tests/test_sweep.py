@@ -8,6 +8,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
@@ -148,6 +149,20 @@ def test_precision_adds_replications_until_intervals_are_narrow():
     assert n == 60 or (half <= 0.2 * watched["mean"].abs() + 1e-12).all()
 
 
+def test_the_sweep_figure_has_a_colour_per_series_and_units(tmp_path):
+    results = sim.run(small_sweep())
+    fig, ax = plt.subplots(figsize=(14, 8))
+    assert sim.plots.sweep(results, ax=ax) is fig
+    panels = [a for a in fig.axes if a.get_visible()]
+    assert len(panels) == 4
+    colours = {tuple(bars.lines[0].get_color()) for bars in panels[0].containers}
+    assert len(colours) == 4  # 2 designs x 2 polling intervals, each its own colour
+    assert panels[2].get_ylabel() == "95th percentile latency (min)"
+    assert panels[0].get_xlabel() == "stores.count (stores)"
+    assert not list(tmp_path.iterdir())
+    plt.close(fig)
+
+
 def test_precision_not_reached_is_a_warning_naming_what_missed():
     scenario = small_sweep(sweep={}, replications=2)
     results = sim.run(scenario, precision=0.001, max_replications=4)
@@ -222,6 +237,11 @@ def test_plan_finds_the_known_answer():
     answer, evaluations = found.answer, found.evaluations
     assert answer == 3
     assert set(found.evidence["value"]) == {e.value for e in evaluations}
+    fig, ax = plt.subplots()
+    assert sim.plots.plan(found, ax=ax) is fig
+    points = fig.axes[0].collections[-1]  # the scatter: a colour per value tried
+    assert len(points.get_facecolors()) == len(evaluations)
+    plt.close(fig)
     by_value = {e.value: e.feasible for e in evaluations}
     assert by_value[2] is False
     assert by_value[3] is True
