@@ -131,6 +131,8 @@ def sweep(
     none hides another)."""
     scenario, summary = results.scenario, results.summary
     swept = list(scenario.sweep)
+    if not swept:
+        raise ValueError("the sweep figure needs the results of a sweep (a `sweep:` section)")
     key, others, unit = swept[0], swept[1:], scenario.time_unit
     frame = summary.assign(_group=_groups(summary, others, unit))
     series = list(dict.fromkeys(zip(frame["design"], frame["_group"], strict=True)))

@@ -22,11 +22,21 @@ from sim.plan import PlanResults
 
 
 def save(
-    results: Results, out: str | Path, *, figures: bool = True, orders: bool = False
+    results: Results | PlanResults | pd.DataFrame,
+    out: str | Path,
+    *,
+    figures: bool = True,
+    orders: bool = False,
 ) -> list[Path]:
     """Write the results folder `out` from Python, as the command line does: the CSVs, the
     figures and report.md (`figures`), and orders.parquet and timeline.csv (`orders`,
-    which needs `sim.run(..., keep_orders=True)`). Return the files written."""
+    which needs `sim.run(..., keep_orders=True)`). A plan's results (`sim.plan.plan`) or
+    the hashing study's frame are written as `python -m sim plan` and `python -m sim
+    hashing` write them. Return the files written."""
+    if isinstance(results, PlanResults):
+        return write_plan(results, Path(out))
+    if isinstance(results, pd.DataFrame):
+        return write_study(results, Path(out))
     if orders and results.orders is None:
         raise ValueError("orders=True needs the orders: sim.run(..., keep_orders=True)")
     return write_results(results, Path(out), tables=orders, figures=figures)

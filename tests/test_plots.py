@@ -122,6 +122,13 @@ def test_sim_save_writes_the_folder_as_the_command_line_does(results, tmp_path):
     assert "orders.parquet" not in names
     with_orders = sim.save(results, tmp_path / "saved", orders=True)
     assert "orders.parquet" in {path.name for path in with_orders}
+    study_files = sim.save(study(stores=4, keys=200), tmp_path / "study")
+    assert {path.name for path in study_files} == {"hashing.csv", "hashing.png"}
+
+
+def test_a_figure_that_needs_what_a_run_did_not_keep_says_so(results):
+    with pytest.raises(ValueError, match="sweep"):
+        plots.sweep(results)
 
 
 def test_orders_held_follow_the_trace(results):
