@@ -85,35 +85,30 @@ def best_of(replications: pd.DataFrame, designs: Sequence[str], metric: str) -> 
     if len(means) < 2:
         return None
     noun, most, unit = WORDED[metric]
-    unit = f" {unit}" if unit else ""
     ranked = sorted(means, key=means.__getitem__)
     best = ranked[0]
     against = {d: paired(series[d], series[best]) for d in ranked[1:]}
-    tied = [d for d in ranked[1:] if against[d].verdict == "tie"]
-    unclear = [d for d in ranked[1:] if against[d].verdict == "unclear"]
-    beaten = [d for d in ranked[1:] if against[d].verdict == "higher"]
-    value = f"{format_number(means[best])}{unit}"
-    if not beaten and not unclear:
+    value = format_number(means[best]) + (f" {unit}" if unit else "")
+    leaders = [best, *(d for d in ranked[1:] if against[d].verdict != "higher")]
+    if len(leaders) == len(ranked) and all(against[d].verdict == "tie" for d in ranked[1:]):
         return f"{_upper(noun)}: a tie, every design {value}."
-    if not beaten:
-        lines = "; ".join(f"{d} {against[d].interval()}" for d in unclear)
-        ties = f" (tied with {', '.join(tied)})" if tied else ""
-        return (
-            f"{_upper(noun)}: no difference established; lowest mean {best} "
-            f"({value}){ties}; paired differences from it: {lines}."
+    if len(leaders) == 1:
+        head = f"{_upper(most)} {noun}: {best} ({value})"
+    elif all(against[d].verdict == "tie" for d in leaders[1:]):
+        head = f"{_upper(most)} {noun}: a tie between {', '.join(leaders)} ({value} each)"
+    else:  # someone is as low as the lowest mean, for all these replications can tell
+        lead = f"{_upper(most)} {noun}" if len(leaders) < len(ranked) else _upper(noun)
+        head = (
+            f"{lead}: no difference established between {', '.join(leaders)} "
+            f"(lowest mean {best}, {value})"
         )
-    leaders = [best, *tied]
-    head = (
-        f"{_upper(most)} {noun}: {best} ({value})"
-        if len(leaders) == 1
-        else f"{_upper(most)} {noun}: a tie between {', '.join(leaders)} ({value} each)"
-    )
+    words = {"higher": "higher", "unclear": "no difference established"}
     others = [
-        f"{d} {against[d].interval()} ({'higher' if d in beaten else 'no difference established'})"
+        f"{d} {against[d].interval()} ({words[against[d].verdict]})"
         for d in ranked[1:]
-        if d not in tied
+        if against[d].verdict != "tie"
     ]
-    return f"{head}. Others, paired difference from {best}: " + "; ".join(others) + "."
+    return f"{head}. Paired differences from {best}: " + "; ".join(others) + "."
 
 
 def design_findings(replications: pd.DataFrame, designs: Sequence[str], unit: str) -> list[str]:
