@@ -129,35 +129,20 @@ def sweep(
     """The metrics against the first swept key: a line per design and value of the other
     swept keys, each its own colour, with 95% intervals as bars (nudged sideways so that
     none hides another)."""
-    scenario, summary = results.scenario, results.summary
+    scenario = results.scenario
     swept = list(scenario.sweep)
     if not swept:
         raise ValueError("the sweep figure needs the results of a sweep (a `sweep:` section)")
-    key, others, unit = swept[0], swept[1:], scenario.time_unit
-    frame = summary.assign(_group=_groups(summary, others, unit))
+    key, unit = swept[0], scenario.time_unit
+    frame, values, numeric = _positions(results.summary, key, swept[1:], unit)
     series = list(dict.fromkeys(zip(frame["design"], frame["_group"], strict=True)))
-    colors = series_colors(len(series))
-    values = list(dict.fromkeys(frame[key].astype(str)))
-    numeric = pd.api.types.is_numeric_dtype(frame[key])
-    positions = frame[key].astype(float) if numeric else frame[key].astype(str).map(values.index)
-    frame = frame.assign(_x=positions.to_numpy(dtype=float))
     gaps = np.diff(np.unique(frame["_x"]))
     nudge = (gaps.min() if len(gaps) else 1.0) * 0.3 / max(1, len(series))
     cols = min(4, len(metrics))
     rows = -(-len(metrics) // cols)
     fig, axes = canvas(ax, fig, rows, cols, (4.3 * cols, 3.6 * rows + 1.2))
     for panel, metric in zip(axes.flat, metrics, strict=False):
-        rows_of = frame[frame["metric"] == metric]
-        for index, ((design, group), color) in enumerate(zip(series, colors, strict=True)):
-            line = rows_of[(rows_of["design"] == design) & (rows_of["_group"] == group)]
-            x = line["_x"].to_numpy() + (index - (len(series) - 1) / 2) * nudge
-            mean = line["mean"].to_numpy(dtype=float)
-            err = [mean - line["ci_low"].to_numpy(float), line["ci_high"].to_numpy(float) - mean]
-            label = design + (f" ({group})" if others else "")
-            panel.errorbar(
-                x, mean, yerr=np.nan_to_num(err), marker="o", ms=3, capsize=2,
-                color=color, label=label, linewidth=1.2,
-            )  # fmt: skip
+        _sweep_panel(panel, frame[frame["metric"] == metric], series, nudge)
         panel.set(xlabel=key_label(key, unit), ylabel=metric_label(metric, unit))
         panel.set_ylim(bottom=0)
         if not numeric:
@@ -167,6 +152,33 @@ def sweep(
     legend_below(fig, axes.flat[0].get_legend_handles_labels()[0])
     title(fig, ax, f"Per run, mean and 95% interval, against {key}")
     return finish(fig, path)
+
+
+def _positions(summary: pd.DataFrame, key: str, others: list[str], unit: str):
+    """The summary with `_group` (the other swept values) and `_x` (where on the axis:
+    the value itself, or its rank for values that are not numbers); the values as
+    labels; whether they are numbers."""
+    values = list(dict.fromkeys(summary[key].astype(str)))
+    numeric = pd.api.types.is_numeric_dtype(summary[key])
+    x = summary[key].astype(float) if numeric else summary[key].astype(str).map(values.index)
+    frame = summary.assign(_group=_groups(summary, others, unit), _x=x.to_numpy(dtype=float))
+    return frame, values, numeric
+
+
+def _sweep_panel(panel: Axes, rows: pd.DataFrame, series: list, nudge: float) -> None:
+    """A line per series (design, other swept values), each its own colour, nudged."""
+    for index, ((design, group), color) in enumerate(
+        zip(series, series_colors(len(series)), strict=True)
+    ):
+        line = rows[(rows["design"] == design) & (rows["_group"] == group)]
+        x = line["_x"].to_numpy() + (index - (len(series) - 1) / 2) * nudge
+        mean = line["mean"].to_numpy(dtype=float)
+        err = [mean - line["ci_low"].to_numpy(float), line["ci_high"].to_numpy(float) - mean]
+        label = design + (f" ({group})" if group else "")
+        panel.errorbar(
+            x, mean, yerr=np.nan_to_num(err), marker="o", ms=3, capsize=2,
+            color=color, label=label, linewidth=1.2,
+        )  # fmt: skip
 
 
 def _groups(summary: pd.DataFrame, others: list[str], unit: str) -> pd.Series | str:
@@ -251,7 +263,13 @@ def hashing(
     """The hashing study: keys moved when one store leaves (against the ideal), and the
     busiest store's load over the mean, per strategy; every bar starts at 0."""
     fig, axes = canvas(ax, fig, 1, 2, (11, 4.4))
-    moved, balance = axes[0]
+    _moved_panel(axes[0, 0], frame)
+    _balance_panel(axes[0, 1], frame)
+    title(fig, ax, f"Hash strategies on {int(frame['keys'].iloc[0]):,} keys")
+    return finish(fig, path)
+
+
+def _moved_panel(moved: Axes, frame: pd.DataFrame) -> None:
     y = np.arange(len(frame))
     bars = [
         moved.barh(y - 0.2, frame["moved"], height=0.4, color="tab:blue", label="of all keys"),
@@ -277,6 +295,10 @@ def hashing(
     )
     moved.invert_yaxis()
     moved.legend(loc="lower right", fontsize="small")
+
+
+def _balance_panel(balance: Axes, frame: pd.DataFrame) -> None:
+    y = np.arange(len(frame))
     balance.bar_label(
         balance.barh(y, frame["max_over_mean"], color="tab:green"),
         fmt="%.2f",
@@ -293,5 +315,3 @@ def hashing(
     )
     balance.invert_yaxis()
     balance.legend(loc="lower right", fontsize="small")
-    title(fig, ax, f"Hash strategies on {int(frame['keys'].iloc[0]):,} keys")
-    return finish(fig, path)
