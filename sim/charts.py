@@ -145,7 +145,9 @@ def sweep(
         _sweep_panel(panel, frame[frame["metric"] == metric], series, nudge)
         panel.set(xlabel=key_label(key, unit), ylabel=metric_label(metric, unit))
         panel.set_ylim(bottom=0)
-        if not numeric:
+        if numeric:  # ticks at the values run, not at 5.5 stores
+            panel.set_xticks(np.unique(frame["_x"]), [f"{v:g}" for v in np.unique(frame["_x"])])
+        else:
             panel.set_xticks(range(len(values)), values, rotation=20, ha="right", fontsize="small")
     for panel in axes.flat[len(metrics) :]:
         panel.set_visible(False)
