@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sim.errors import Problem
 from sim.sections import DesignSpec, FailuresSpec
+from sim.suggest import did_you_mean
 from sim.targets import parse_target
 
 if TYPE_CHECKING:
@@ -141,7 +142,9 @@ def plan_problems(raw: _ScenarioFile) -> Iterator[Problem]:
     names = list(raw.designs or {"ram_only": 0, "mq": 0})
     if plan.design is not None and plan.design not in names:
         yield Problem(
-            ("plan", "design"), f"no design {plan.design!r} (designs: {', '.join(names)})"
+            ("plan", "design"),
+            f"no design {plan.design!r} (designs: {', '.join(names)})"
+            + did_you_mean(plan.design, names),
         )
 
 

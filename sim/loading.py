@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from sim.scenario import DEFAULT_DESIGNS, Problem, Scenario, ScenarioError
+from sim.suggest import did_you_mean
 from sim.sweep import cells, plan_cell
 
 MAX_FILE_BYTES = 1_000_000
@@ -238,7 +239,11 @@ def _apply_sets(data: dict[str, Any], overrides: Mapping[tuple[str, ...], Any]) 
             if parts[0] == "designs" and depth == 1 and part not in (data.get("designs") or {}):
                 names = ", ".join(data.get("designs") or {}) or "none"
                 raise ScenarioError(
-                    [], [f"--set {'.'.join(parts)}: no design named {part!r} (designs: {names})"]
+                    [],
+                    [
+                        f"--set {'.'.join(parts)}: no design named {part!r} (designs: {names})"
+                        + did_you_mean(part, data.get("designs") or {})
+                    ],
                 )
             child = target.setdefault(part, {})
             if child is None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sim.metrics import METRICS, bounded_interval
+from sim.suggest import did_you_mean
 
 _TARGET = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|==|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -59,5 +60,6 @@ def parse_target(text: str) -> Target:
         raise ValueError(f"{text!r}: expected 'metric op number', op one of <=, >=, <, >, ==")
     metric, op, bound = match.groups()
     if metric not in METRICS:
-        raise ValueError(f"{text!r}: unknown metric {metric!r} (one of {', '.join(METRICS)})")
+        hint = did_you_mean(metric, METRICS) or f" (one of {', '.join(METRICS)})"
+        raise ValueError(f"{text!r}: unknown metric {metric!r}{hint}")
     return Target(metric, op, float(bound))

@@ -106,6 +106,16 @@ def test_mistyped_keys_strategies_and_distributions_get_a_did_you_mean(
     assert "typo.yaml:" in err
 
 
+def test_mistyped_design_and_metric_names_get_a_did_you_mean():
+    with pytest.raises(sim.ScenarioError, match=r"did you mean 'mq_ring'\?"):
+        sim.load_scenario(ROOT / "scenarios" / "dominoes.yaml", sets=["designs.mq_rign.queue=db"])
+    capacity = ROOT / "scenarios" / "capacity.yaml"
+    with pytest.raises(sim.ScenarioError, match=r"did you mean 'lost_online'\?"):
+        sim.load_scenario(capacity, sets=['plan.targets=["lost_onlin == 0"]'])
+    with pytest.raises(sim.ScenarioError, match=r"did you mean 'mq_ring'\?"):
+        sim.load_scenario(capacity, sets=["plan.design=mq_rng"])
+
+
 def test_plan_help_says_95_percent_and_its_real_default_folder(capsys):
     with pytest.raises(SystemExit):
         main(["plan", "--help"])
