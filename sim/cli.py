@@ -84,7 +84,8 @@ def run_parser() -> argparse.ArgumentParser:
         "--precision",
         type=float,
         help="add replications until every interval's half-width is within "
-        "this fraction of its mean (e.g. 0.05)",
+        "this fraction of its mean (e.g. 0.05); if --max-replications comes first, a "
+        "warning names every interval still too wide",
     )
     parser.add_argument(
         "--max-replications", type=int, default=1000, help="cap for --precision (default 1000)"
