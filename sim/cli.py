@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+import matplotlib
+
 from sim import __version__
 from sim.cache import Cache
 from sim.executors import check_address, make_runner
@@ -129,6 +131,7 @@ def hashing_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    matplotlib.use("Agg")  # the command line writes figures to files and never shows one
     commands = {"hashing": hashing_main, "plan": plan_main}
     command = commands.get(argv[0] if argv else "")
     if command is not None:
