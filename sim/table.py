@@ -43,6 +43,20 @@ def _flat(mapping: dict, prefix: str = "") -> dict[str, object]:
 
 #: A RAM-only design has no database and no orchestrator: their settings say nothing.
 _RAM_IGNORES = ("database.", "orchestrator.")
+#: Balancer settings that only some strategies read.
+_STRATEGY_KEYS = {
+    "balancer.vnodes": ("ring", "bounded"),
+    "balancer.weights": ("ring", "bounded"),
+    "balancer.table_size": ("maglev",),
+    "balancer.epsilon": ("bounded",),
+}
+
+
+def _says_something(design, key: str) -> bool:
+    """Whether a setting matters to this design (modulo has no vnodes)."""
+    if design.queue == "ram" and key.startswith(_RAM_IGNORES):
+        return False
+    return design.balancer.strategy in _STRATEGY_KEYS.get(key, (design.balancer.strategy,))
 
 
 def design_labels(scenario: Scenario) -> dict[str, str]:
@@ -58,7 +72,7 @@ def design_labels(scenario: Scenario) -> dict[str, str]:
     differing = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
     labels = {}
     for design in scenario.designs:
-        mine = [k for k in differing if not (design.queue == "ram" and k.startswith(_RAM_IGNORES))]
+        mine = [k for k in differing if _says_something(design, k)]
         settings = ", ".join(f"{k} {_setting(flat[design.name][k])}" for k in mine)
         if design.queue == "ram":
             labels[design.name] = "RAM only" + (f"; {settings}" if settings else "")
