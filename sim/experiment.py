@@ -23,7 +23,6 @@ from sim.metrics import METRICS, paired_differences, replication_metrics, summar
 from sim.model import simulate
 from sim.scenario import Scenario
 from sim.sweep import cells
-from sim.table import format_number
 from sim.world import draw_world
 
 #: Metrics whose intervals `precision` watches.
@@ -328,8 +327,8 @@ def _precision_missed(summary: pd.DataFrame, precision: float, reached: int) -> 
         return []
     cell = (lambda row: f" (cell {row['cell']})") if "cell" in wide else (lambda row: "")
     named = [
-        f"{row['design']} {row['metric']}{cell(row)}: ± {format_number(row['_half'])} "
-        f"on a mean of {format_number(row['mean'])}"
+        f"{row['design']} {row['metric']}{cell(row)}: ± {row['_half']:.3g} "
+        f"on a mean of {row['mean']:.4g}"
         for _, row in wide.iterrows()
     ]
     return [
