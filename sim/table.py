@@ -156,8 +156,8 @@ def format_comparisons(comparisons: pd.DataFrame | None, scenario: Scenario) -> 
 
 
 def format_sweep(summary: pd.DataFrame, scenario: Scenario) -> str:
-    """A row per cell and design: the swept values and the headline metrics, mean ± half
-    the 95% interval."""
+    """A row per cell and design: the swept values and the headline metrics, mean and
+    95% interval."""
     keys = list(scenario.sweep)
     header = [*keys, "design", *HEADLINE]
     rows = []
