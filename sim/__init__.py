@@ -5,6 +5,7 @@ Python use::
     from sim import load_scenario, run
     results = run(load_scenario("scenarios/dominoes.yaml", sets=["replications=3"]))
     results.summary          # design, metric, mean, ci_low, ci_high, n
+    sim.plots.timeline(results)   # a Figure; sim.save(results, "out") writes the folder
 """
 
 import sim.interrupts  # noqa: F401 (first of all: a Ctrl-C during the imports below is quiet)
@@ -14,6 +15,7 @@ __version__ = "0.1.0"  # before the imports: sim.cache keys its files by it
 from sim import executors, plots
 from sim.experiment import Results, run
 from sim.loading import load_scenario
+from sim.outputs import save
 from sim.scenario import Scenario, ScenarioError
 
 __all__ = [
@@ -24,4 +26,5 @@ __all__ = [
     "load_scenario",
     "plots",
     "run",
+    "save",
 ]

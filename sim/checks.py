@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from sim.errors import Problem
 from sim.sections import DesignSpec, FailuresSpec
+from sim.suggest import did_you_mean
+from sim.targets import parse_target
 
 if TYPE_CHECKING:
     from sim.scenario import _DesignEntry, _ScenarioFile
@@ -156,8 +158,6 @@ def failure_problems(failures: FailuresSpec, count: int, horizon: float) -> Iter
 
 def plan_problems(raw: _ScenarioFile) -> Iterator[Problem]:
     """A plan's key must be an integer key, its range ordered, its targets readable."""
-    from sim.plan import parse_target  # the plan module reads targets; no cycle at import
-
     plan = raw.plan
     if plan is None:
         return
@@ -171,7 +171,9 @@ def plan_problems(raw: _ScenarioFile) -> Iterator[Problem]:
     names = list(raw.designs or {"ram_only": 0, "mq": 0})
     if plan.design is not None and plan.design not in names:
         yield Problem(
-            ("plan", "design"), f"no design {plan.design!r} (designs: {', '.join(names)})"
+            ("plan", "design"),
+            f"no design {plan.design!r} (designs: {', '.join(names)})"
+            + did_you_mean(plan.design, names),
         )
 
 

@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import matplotlib
+
+from sim import __version__
 from sim.cache import Cache
 from sim.executors import (
     DEFAULT_CLUSTER_TIMEOUT,
@@ -34,6 +37,7 @@ from sim.lock import Busy, lock_path, locked
 from sim.outputs import replaceable, write_plan, write_results, write_study
 from sim.plan import plan
 from sim.scenario import Scenario, ScenarioError
+from sim.suggest import closest
 from sim.table import format_comparisons, format_plan, format_summary, format_sweep
 from sim.terminal import EXIT_BROKEN_PIPE, say, silence_stdout
 
@@ -42,10 +46,13 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 MAX_REPLICATIONS = 100_000
 
 
-def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options every scenario command takes."""
+def _common(
+    parser: argparse.ArgumentParser, out: str = "results/<name>"
+) -> argparse.ArgumentParser:
+    """The options every scenario command takes (`out`: the default results folder, as
+    help says it; <name> is the scenario's name)."""
     parser.add_argument("scenario", type=Path, help="the scenario YAML file")
-    parser.add_argument("--out", type=Path, help="results folder (default: results/<name>)")
+    parser.add_argument("--out", type=Path, help=f"results folder (default: {out})")
     parser.add_argument("--seed", type=int, help="override the scenario's seed")
     parser.add_argument("--replications", type=int, help="override the number of replications")
     parser.add_argument(
@@ -88,6 +95,7 @@ def run_parser() -> argparse.ArgumentParser:
             "Also: `python -m sim plan SCENARIO` and `python -m sim hashing`.",
         )
     )
+    parser.add_argument("--version", action="version", version=f"sim {__version__}")
     parser.add_argument(
         "--sweep",
         dest="sweeps",
@@ -100,7 +108,8 @@ def run_parser() -> argparse.ArgumentParser:
         "--precision",
         type=float,
         help="add replications until every interval's half-width is within "
-        "this fraction of its mean (e.g. 0.05)",
+        "this fraction of its mean (e.g. 0.05); if --max-replications comes first, a "
+        "warning names every interval still too wide",
     )
     parser.add_argument(
         "--max-replications",
@@ -122,8 +131,9 @@ def plan_parser() -> argparse.ArgumentParser:
         argparse.ArgumentParser(
             prog="python -m sim plan",
             description="Find the smallest value of the scenario's `plan.key` for which every "
-            "target holds with 95%% confidence (bisection over the key).",
-        )
+            "target holds with 95% confidence (bisection over the key).",
+        ),
+        out="results/<name>_plan",
     )
 
 
@@ -137,18 +147,38 @@ def hashing_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path("results") / "hashing",
-        help="folder for hashing.csv and hashing.png (default results/hashing)",
+        default=Path("results") / "hashing_study",
+        help="folder for hashing.csv and hashing.png (default results/hashing_study; "
+        "results/hashing is scenarios/hashing.yaml's)",
     )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    command = {"hashing": hashing_main, "plan": plan_main}.get(argv[0] if argv else "")
+    matplotlib.use("Agg")  # the command line writes figures to files and never shows one
+    commands = {"hashing": hashing_main, "plan": plan_main}
+    command = commands.get(argv[0] if argv else "")
     if command is not None:
         return command(argv[1:])
+    if argv and _mistyped_command(argv[0], commands):
+        return EXIT_BAD_INPUT
     return _guarded(run_main, run_parser().parse_args(argv))
+
+
+def _mistyped_command(word: str, commands) -> bool:
+    """Say "did you mean" for a first argument that is no file but near a subcommand."""
+    if word.startswith("-") or Path(word).exists():
+        return False
+    match = closest(word, commands)
+    if match is None:
+        return False
+    print(
+        f"error: {word}: no such scenario file, and no command {word!r} "
+        f"(did you mean `python -m sim {match}`?)",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _guarded(command, args: argparse.Namespace) -> int:
@@ -326,6 +356,8 @@ def _print_results(results, scenario: Scenario) -> None:
         say(format_comparisons(results.comparisons, scenario))
     for note in results.notes:
         say(note, sys.stderr if note.startswith("note:") else sys.stdout)
+    for warning in results.warnings:
+        say(f"warning: {warning}", sys.stderr)
 
 
 def plan_main(argv: list[str]) -> int:
@@ -344,10 +376,10 @@ def _plan(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     runner = make_runner(args.jobs, args.scheduler, args.cluster_timeout)
     with _only_run_on(out):
-        answer, evaluations = plan(scenario, runner, progress=not args.quiet)
-        written = write_plan(scenario, evaluations, answer, out)
+        found = plan(scenario, runner, progress=not args.quiet)
+        written = write_plan(found, out)
     with _printing(out):
-        say(format_plan(scenario, answer, evaluations))
+        say(format_plan(scenario, found.answer, found.evaluations))
         say(f"\nwrote {', '.join(path.name for path in written)} to {out}/")
     return EXIT_OK
 

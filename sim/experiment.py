@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim.cache import Cache, cell_key
 from sim.executors import Runner
+from sim.loading import load_scenario
 from sim.metrics import METRICS, paired_differences, replication_metrics, summarize
 from sim.model import simulate
 from sim.scenario import Scenario
@@ -61,6 +63,7 @@ class Results:
     comparisons: pd.DataFrame | None = None
     errors: dict[int, str] = field(default_factory=dict)  # cell -> what went wrong
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a precision not reached
 
     @property
     def swept(self) -> list[str]:
@@ -128,7 +131,7 @@ def run_batch(scenario: Scenario, replications: list[int], keep_orders: bool) ->
 
 
 def run(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     keep_orders: bool = False,
     runner: Runner | None = None,
     progress: bool = False,
@@ -144,15 +147,17 @@ def run(
     (for the timeline plot); `precision` adds replications, up to `max_replications`, until
     every watched interval's half-width is within that fraction of its mean; `cache`
     keeps finished replications on disk. `runner` (or a bare `executor`) says where tasks
-    run: in this process by default.
+    run: in this process by default. `scenario` may be a path to a scenario file.
     """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
     if runner is None:
         runner = Runner.using(executor) if executor is not None else Runner(None)
     grid = cells(scenario)
     done: dict[tuple[int, int], ReplicationResult] = {}
     errors: dict[int, str] = {}
     wanted = {cell.index: cell.scenario.replications for cell in grid}
-    bar = _progress_bar(scenario.name) if progress else _NoBar()
+    bar = _Progress(scenario, wanted, precision, max_replications) if progress else _NoBar()
     while True:
         missing = {
             c.index: [r for r in range(wanted[c.index]) if (c.index, r) not in done]
@@ -166,6 +171,7 @@ def run(
         if not more:
             break
         wanted.update(more)
+        bar.grow(wanted)
     bar.close()
     results = _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precision)
     results.notes.extend(cache.notes if cache else [])  # entries that were run again
@@ -178,14 +184,42 @@ class _NoBar:
     def update(self, count: int) -> None:
         pass
 
+    def grow(self, wanted: dict[int, int]) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
-def _progress_bar(name: str):
-    from tqdm.auto import tqdm  # terminal or notebook bar, whichever fits
+class _Progress:
+    """A progress bar counting design runs (cells x designs x replications), so that it
+    shows a total and the time left; with a precision target, the total is what is
+    planned so far, and the bar says how far it may grow."""
 
-    return tqdm(desc=name, unit="rep")
+    def __init__(self, scenario: Scenario, wanted: dict[int, int], precision, cap: int):
+        from tqdm.auto import tqdm  # terminal or notebook bar, whichever fits
+
+        self.designs = len(scenario.designs)
+        self.bar = tqdm(desc=scenario.name, total=self._total(wanted), unit="run")
+        if precision is not None:
+            self.bar.set_postfix_str(
+                f"precision {precision:g}: more replications may follow, at most "
+                f"{cap * len(wanted) * self.designs:,} runs",
+                refresh=False,
+            )
+
+    def _total(self, wanted: dict[int, int]) -> int:
+        return sum(wanted.values()) * self.designs
+
+    def update(self, replications: int) -> None:
+        self.bar.update(replications * self.designs)
+
+    def grow(self, wanted: dict[int, int]) -> None:
+        self.bar.total = self._total(wanted)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _execute(grid, missing, keep_orders, runner, cache, done, errors, bar) -> None:
@@ -232,10 +266,7 @@ def _short_of_precision(grid, done, wanted, errors, precision, cap) -> dict[int,
         rows = pd.DataFrame(
             [row for r in range(wanted[cell.index]) for row in done[(cell.index, r)].rows]
         )
-        summary = summarize(rows)
-        watched = summary[summary["metric"].isin(PRECISION_METRICS)].dropna(subset=["mean"])
-        half = (watched["ci_high"] - watched["ci_low"]) / 2
-        if (half > precision * watched["mean"].abs()).any():
+        if not _too_wide(summarize(rows), precision).empty:
             more[cell.index] = min(cap, wanted[cell.index] + max(2, wanted[cell.index] // 2))
     return more
 
@@ -264,18 +295,45 @@ def _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precisio
     columns = ["design", "replication", *METRICS, *(["cell", *swept] if swept else [])]
     replications = pd.DataFrame(rows, columns=columns)
     by = ["cell", *swept] if swept else []
-    notes = []
+    summary = summarize(replications, by=by)
+    notes, warnings = [], []
     if precision is not None:
         counts = sorted(set(wanted.values()))
         notes.append(f"precision {precision:g}: {', '.join(map(str, counts))} replications")
+        warnings += _precision_missed(summary, precision, max(counts) if counts else 0)
     return Results(
         scenario=scenario,
         replications=replications,
-        summary=summarize(replications, by=by),
+        summary=summary,
         timeline=pd.concat(timelines, ignore_index=True) if timelines else pd.DataFrame(),
         orders=pd.concat(orders, ignore_index=True) if keep_orders and orders else None,
         trace=trace_replication(grid[0].scenario, 0) if trace and not swept else None,
         comparisons=paired_differences(replications, by=by),
         errors={i: errors[i] for i in sorted(errors)},
         notes=notes,
+        warnings=warnings,
     )
+
+
+def _too_wide(summary: pd.DataFrame, precision: float) -> pd.DataFrame:
+    """The watched rows whose interval's half-width exceeds `precision` x |mean|."""
+    watched = summary[summary["metric"].isin(PRECISION_METRICS)].dropna(subset=["mean"])
+    half = (watched["ci_high"] - watched["ci_low"]) / 2
+    return watched[half > precision * watched["mean"].abs()].assign(_half=half)
+
+
+def _precision_missed(summary: pd.DataFrame, precision: float, reached: int) -> list[str]:
+    """A warning naming every interval still wider than asked (the cap was reached)."""
+    wide = _too_wide(summary, precision)
+    if wide.empty:
+        return []
+    cell = (lambda row: f" (cell {row['cell']})") if "cell" in wide else (lambda row: "")
+    named = [
+        f"{row['design']} {row['metric']}{cell(row)}: ± {row['_half']:.3g} "
+        f"on a mean of {row['mean']:.4g}"
+        for _, row in wide.iterrows()
+    ]
+    return [
+        f"precision {precision:g} not reached for {len(named)} interval(s) at "
+        f"{reached} replications (--max-replications): " + "; ".join(named)
+    ]

@@ -17,7 +17,8 @@ import yaml
 
 from sim.errors import shorten
 from sim.scenario import DEFAULT_DESIGNS, Problem, Scenario, ScenarioError
-from sim.sweep import cells
+from sim.suggest import did_you_mean
+from sim.sweep import cells, plan_cell
 from sim.yamlsafe import YamlProblem, read_yaml
 
 MAX_FILE_BYTES = 1_000_000
@@ -39,6 +40,12 @@ def load_scenario(
     path: `load_scenario(path, replications=3, stores__count=8)`. Every cell of a sweep
     is checked too.
     """
+    for name, given in (("sets", sets), ("sweeps", sweeps)):
+        if isinstance(given, str | bytes):
+            raise TypeError(
+                f"load_scenario: {name} must be a list of strings, got the string {given!r}: "
+                f"write {name}=[{given!r}]"
+            )
     path = Path(path)
     text = _read_text(path)
     node, data = _parse(text, str(path))
@@ -70,8 +77,6 @@ def _check_plan(scenario: Scenario) -> None:
     """The plan's key must make a valid scenario at both ends of its range."""
     if scenario.plan is None:
         return
-    from sim.plan import plan_cell  # the plan runs scenarios; loading need not at import
-
     problems = []
     for end in ("low", "high"):
         value = getattr(scenario.plan, end)
@@ -185,7 +190,11 @@ def _apply_sets(data: dict[str, Any], overrides: Mapping[tuple[str, ...], Any]) 
             if parts[0] == "designs" and depth == 1 and part not in (data.get("designs") or {}):
                 names = ", ".join(data.get("designs") or {}) or "none"
                 raise ScenarioError(
-                    [], [f"--set {'.'.join(parts)}: no design named {part!r} (designs: {names})"]
+                    [],
+                    [
+                        f"--set {'.'.join(parts)}: no design named {part!r} (designs: {names})"
+                        + did_you_mean(part, data.get("designs") or {})
+                    ],
                 )
             child = target.setdefault(part, {})
             if child is None:

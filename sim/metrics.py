@@ -36,6 +36,26 @@ METRICS = (
     "peak_load",
 )
 
+#: Every metric is a count, a time or a share: none is below 0, and a share is at most 1.
+SHARES = {"sla_missed"}
+#: Said beside every table of intervals (terminal, report.md).
+INTERVAL_NOTE = (
+    "95% intervals are Student t across replications, cut to what a metric can be: "
+    "counts and times at least 0, shares between 0 and 1"
+)
+
+
+def bounded_interval(
+    metric: str, values: Sequence[float], level: float = 0.95
+) -> tuple[float, float, float, int]:
+    """`mean_interval` of a metric's values, its ends cut to the metric's range (a count
+    cannot be negative, a share above 1): Student t is symmetric, the metric is not."""
+    mean, low, high, n = mean_interval(values, level)
+    upper = 1.0 if metric in SHARES else math.inf
+    if not math.isnan(low):
+        low, high = min(max(low, 0.0), upper), min(max(high, 0.0), upper)
+    return mean, low, high, n
+
 
 def replication_metrics(
     orders: pd.DataFrame,
@@ -117,12 +137,14 @@ def summarize(
     replications: pd.DataFrame, level: float = 0.95, by: Sequence[str] = ()
 ) -> pd.DataFrame:
     """One row per design and metric (and cell, for a sweep: `by` = cell and the swept
-    keys, the last columns): mean, interval across replications, and count."""
+    keys, the last columns): mean, interval across replications (cut to the metric's
+    range, see `bounded_interval`), and count."""
     rows = []
     for extra, group in _cells(replications, by):
         for design, runs in group.groupby("design", sort=False):
             for metric in METRICS:
-                mean, low, high, n = mean_interval(runs[metric].to_numpy(dtype=float), level)
+                values = runs[metric].to_numpy(dtype=float)
+                mean, low, high, n = bounded_interval(metric, values, level)
                 rows.append((design, metric, mean, low, high, n, *extra))
     columns = ["design", "metric", "mean", "ci_low", "ci_high", "n", *by]
     return pd.DataFrame(rows, columns=columns)

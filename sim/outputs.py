@@ -14,12 +14,34 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import yaml
 
 from sim import plots, report
 from sim.experiment import Results
-from sim.plan import evidence
+from sim.plan import PlanResults
+
+
+def save(
+    results: Results | PlanResults | pd.DataFrame,
+    out: str | Path,
+    *,
+    figures: bool = True,
+    orders: bool = False,
+) -> list[Path]:
+    """Write the results folder `out` from Python, as the command line does: the CSVs, the
+    figures and report.md (`figures`), and orders.parquet and timeline.csv (`orders`,
+    which needs `sim.run(..., keep_orders=True)`). A plan's results (`sim.plan.plan`) or
+    the hashing study's frame are written as `python -m sim plan` and `python -m sim
+    hashing` write them. Return the files written."""
+    if isinstance(results, PlanResults):
+        return write_plan(results, Path(out))
+    if isinstance(results, pd.DataFrame):
+        return write_study(results, Path(out))
+    if orders and results.orders is None:
+        raise ValueError("orders=True needs the orders: sim.run(..., keep_orders=True)")
+    return write_results(results, Path(out), tables=orders, figures=figures)
 
 
 def write_results(
@@ -45,10 +67,16 @@ def write_study(frame: pd.DataFrame, out: Path) -> list[Path]:
 
     def write(folder: Path) -> list[str]:
         frame.to_csv(folder / "hashing.csv", index=False)
-        plots.hashing_study(frame, folder / "hashing.png")
+        _figure(plots.hashing(frame), folder / "hashing.png")
         return ["hashing.csv", "hashing.png"]
 
     return _write_folder(out, write)
+
+
+def _figure(fig, path: Path) -> None:
+    """Write a figure and let it go (the command line makes many, and shows none)."""
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 #: Every results folder holds this file: only a folder that has it is ever replaced.
@@ -105,9 +133,6 @@ def _write_files(results: Results, folder: Path, tables: bool) -> list[str]:
     if results.comparisons is not None and not results.comparisons.empty:
         results.comparisons.to_csv(folder / "comparisons.csv", index=False)
         names.append("comparisons.csv")
-    if results.swept:
-        results.summary.to_csv(folder / "sweep.csv", index=False)
-        names.append("sweep.csv")
     if tables and results.orders is not None:
         results.orders.to_parquet(folder / "orders.parquet", compression="zstd", index=False)
         results.timeline.to_csv(folder / "timeline.csv", index=False)
@@ -117,48 +142,34 @@ def _write_files(results: Results, folder: Path, tables: bool) -> list[str]:
 
 def _write_figures(results: Results, folder: Path) -> list[str]:
     """The plots that the results allow, and report.md embedding them."""
-    scenario, unit = results.scenario, results.scenario.time_unit
     if results.swept:
-        plots.sweep(results.summary, results.swept, folder / "sweep.png", unit)
-        figures = {"Across the sweep": "sweep.png"}
-        text = report.render_sweep(results.summary, scenario, figures)
-        (folder / "report.md").write_text(text, encoding="utf-8")
-        return [*figures.values(), "report.md"]
-    figures = {"Lost, duplicated and wasted, per design": "comparison.png"}
-    plots.comparison(results.summary, folder / "comparison.png", unit)
-    if results.orders is not None:
-        figures["Latency of completed orders"] = "latency.png"
-        plots.latency(
-            results.orders, folder / "latency.png", scenario.orders.sla, scenario.warmup, unit
-        )
-    if results.trace is not None:
-        figures["Replication 0, store by store"] = "timeline.png"
-        plots.timeline(
-            results.timeline,
-            results.trace,
-            folder / "timeline.png",
-            scenario.stores.count,
-            scenario.horizon,
-            unit,
-        )
-        figures["Orders per store around the first redistribution"] = "load_after_crash.png"
-        plots.load_after_crash(
-            results.trace, results.timeline, folder / "load_after_crash.png", scenario.stores.count
-        )
-    text = report.render(results.summary, scenario, figures)
-    (folder / "report.md").write_text(text, encoding="utf-8")
-    return [*figures.values(), "report.md"]
+        figures = {"Across the sweep": ("sweep.png", plots.sweep)}
+    else:
+        figures = {"Lost, duplicated and wasted, per design": ("comparison.png", plots.comparison)}
+        if results.orders is not None:
+            figures["Latency of completed orders"] = ("latency.png", plots.latency)
+        if results.trace is not None:
+            figures["Replication 0, store by store"] = ("timeline.png", plots.timeline)
+            figures["Orders per store around the first redistribution"] = (
+                "load_after_crash.png",
+                plots.load_after_crash,
+            )
+    for name, draw in figures.values():
+        _figure(draw(results), folder / name)
+    files = {caption: name for caption, (name, _) in figures.items()}
+    render = report.render_sweep if results.swept else report.render
+    (folder / "report.md").write_text(render(results, files), encoding="utf-8")
+    return [*files.values(), "report.md"]
 
 
-def write_plan(scenario, evaluations: list, answer: int | None, out: Path) -> list[Path]:
+def write_plan(results: PlanResults, out: Path) -> list[Path]:
     """The plan's evidence (plan.csv, plan.png) and the scenario as run, in folder `out`."""
 
     def write(folder: Path) -> list[str]:
-        frame = evidence(scenario.plan.key, evaluations, answer)
-        frame.to_csv(folder / "plan.csv", index=False)
+        results.evidence.to_csv(folder / "plan.csv", index=False)
         with open(folder / "scenario.yaml", "w", encoding="utf-8") as file:
-            yaml.safe_dump(scenario.to_mapping(), file, sort_keys=False)
-        plots.plan(frame, scenario.plan.key, answer, folder / "plan.png", scenario.time_unit)
+            yaml.safe_dump(results.scenario.to_mapping(), file, sort_keys=False)
+        _figure(plots.plan(results), folder / "plan.png")
         return ["plan.csv", "plan.png", "scenario.yaml"]
 
     return _write_folder(out, write)

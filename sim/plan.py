@@ -1,9 +1,8 @@
 """Capacity planning: the smallest value of an integer key for which every target holds.
 
-A target reads `metric op number` (`latency_p99 <= 30`, `lost == 0`). It holds "with 95%
-confidence" when the whole confidence interval of the metric's mean across replications
-meets it: for `<=` the upper end is at most the number, for `>=` the lower end at least
-it, for `==` every replication gave exactly the number.
+Targets (`latency_p99 <= 30`, `lost == 0`) are read and judged by `sim.targets`, and the
+scenario at one value of the key is `sim.sweep.plan_cell`: both belong to the scenario
+layer, which checks them when the file is loaded.
 
 The search assumes the targets get easier as the key grows (more stores, more workers):
 it checks the top of the range, then the bottom, then bisects; the answer's neighbour
@@ -13,9 +12,6 @@ too, as evidence that the targets do get easier.
 
 from __future__ import annotations
 
-import math
-import operator
-import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,55 +20,20 @@ import pandas as pd
 
 from sim.executors import Runner
 from sim.experiment import run
-from sim.metrics import METRICS
 from sim.scenario import Scenario
-from sim.stats import mean_interval
-from sim.sweep import apply_key, plain_mapping
+from sim.sweep import plan_cell
+from sim.targets import Target, parse_target
 
-_TARGET = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|==|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le,
-    ">=": operator.ge,
-    "<": operator.lt,
-    ">": operator.gt,
-    "==": operator.eq,
-}
-
-
-@dataclass(frozen=True)
-class Target:
-    """One target: `metric op bound`."""
-
-    metric: str
-    op: str
-    bound: float
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.bound:g}"
-
-    def judge(self, values: list[float], confidence: float) -> tuple[bool, float, float, float]:
-        """Whether the target holds for these per-replication values, and the mean and
-        interval it was judged on."""
-        mean, low, high, _ = mean_interval(values, confidence)
-        if math.isnan(mean):
-            return False, mean, low, high
-        if self.op == "==":
-            return all(v == self.bound for v in values), mean, low, high
-        if math.isnan(low):  # one replication: no interval, no confidence
-            return False, mean, low, high
-        edge = high if self.op in ("<=", "<") else low
-        return _OPS[self.op](edge, self.bound), mean, low, high
-
-
-def parse_target(text: str) -> Target:
-    """`"latency_p99 <= 30"` as a Target; ValueError naming what is wrong."""
-    match = _TARGET.match(text)
-    if match is None:
-        raise ValueError(f"{text!r}: expected 'metric op number', op one of <=, >=, <, >, ==")
-    metric, op, bound = match.groups()
-    if metric not in METRICS:
-        raise ValueError(f"{text!r}: unknown metric {metric!r} (one of {', '.join(METRICS)})")
-    return Target(metric, op, float(bound))
+__all__ = [
+    "Evaluation",
+    "PlanResults",
+    "Target",
+    "evaluate",
+    "evidence",
+    "parse_target",
+    "plan",
+    "search",
+]
 
 
 @dataclass(frozen=True)
@@ -148,8 +109,23 @@ def search(low: int, high: int, run: Callable[[int], Evaluation]) -> tuple[int |
     return answer, [seen[v] for v in sorted(seen)]
 
 
-def plan(scenario: Scenario, runner: Runner | None = None, progress: bool = False):
-    """Run the scenario's plan: (the smallest feasible value or None, the evaluations)."""
+@dataclass(frozen=True)
+class PlanResults:
+    """What a plan found: the smallest value meeting every target (None if none does),
+    and the evaluation of every value run, in order of value."""
+
+    scenario: Scenario
+    answer: int | None
+    evaluations: list[Evaluation]
+
+    @property
+    def evidence(self) -> pd.DataFrame:
+        """One row per value tried and target, as in plan.csv."""
+        return evidence(self.scenario.plan.key, self.evaluations, self.answer)
+
+
+def plan(scenario: Scenario, runner: Runner | None = None, progress: bool = False) -> PlanResults:
+    """Run the scenario's plan: the smallest feasible value (or None) and the evidence."""
     spec = scenario.plan
     if spec is None:
         raise ValueError("the scenario has no plan")
@@ -164,14 +140,5 @@ def plan(scenario: Scenario, runner: Runner | None = None, progress: bool = Fals
             print(f"  {spec.key} = {value}: {verdict} the targets", file=sys.stderr)
         return evaluation
 
-    return search(spec.low, spec.high, run_value)
-
-
-def plan_cell(scenario: Scenario, value: int) -> Scenario:
-    """The scenario with the plan's key set to `value`, keeping only the plan's design."""
-    spec = scenario.plan
-    data = plain_mapping(scenario)
-    design = spec.design or scenario.designs[0].name
-    data["designs"] = {design: data["designs"][design]}
-    apply_key(data, spec.key, value)
-    return Scenario.from_mapping(data)
+    answer, evaluations = search(spec.low, spec.high, run_value)
+    return PlanResults(scenario, answer, evaluations)

@@ -1,38 +1,68 @@
-"""Figures, written as PNG files. Each function takes result DataFrames and a path.
+"""Figures of a run, a plan or the hashing study.
 
-Every figure gives each design the same colour (`design_colors`), labels its axes with
-the scenario's time unit, and says in its title what it shows.
+Every function takes the results first (`Results` of `sim.run`, the `PlanResults` of
+`sim.plan.plan`, or the frame of `sim.hashing_study.study`), then options, then an
+optional `ax` (drawn into its space) or `fig` (a Figure or SubFigure), and returns the
+`Figure`; it writes a PNG only when given `path`. In a notebook the figure shows inline.
+Each design has the same colour in every figure; marks that are not designs are black
+or grey.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from sim.charts import comparison, hashing, latency, plan, sweep
+from sim.figure import canvas, design_colors, finish, legend_below, title
+
+__all__ = [
+    "comparison",
+    "design_colors",
+    "hashing",
+    "held_over_time",
+    "latency",
+    "load_after_crash",
+    "plan",
+    "sweep",
+    "timeline",
+]
 
 #: Step kinds that add an order to a store's RAM, or take one out.
 INTO_STORE = ("sent",)
 OUT_OF_STORE = ("finish", "abandon", "drop")
-COMPARED = ("lost", "duplicates", "wasted_work", "sla_missed")
 
-
-def design_colors(designs: Sequence[str]) -> dict[str, tuple]:
-    """One colour per design, in scenario order, the same in every figure."""
-    palette = plt.get_cmap("tab10").colors
-    return {name: palette[i % len(palette)] for i, name in enumerate(designs)}
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+#: Marks at an instant on a store's band, one line per kind of event: `offset` is where in
+#: the band (crash above the middle, detection below, so that they never merge); `delay`
+#: names a column whose value draws a line back to when the thing began.
+EVENT_MARKS: dict[str, dict] = {
+    "crash": {"marker": "x", "offset": 0.25, "color": "black", "label": "crash"},
+    "detected_down": {
+        "marker": "v",
+        "offset": -0.25,
+        "color": "black",
+        "fill": "white",
+        "delay": "detection_delay",
+        "label": "declared down (line back to the crash: detection delay)",
+    },
+}
+#: Spans on a store's band, from an event to the next event of another kind.
+EVENT_SPANS: dict[tuple[str, str], dict] = {
+    ("crash", "recover"): {"color": "0.85", "label": "store down"},
+}
+#: Chain-wide instants, drawn as verticals across a panel.
+EVENT_LINES: dict[str, dict] = {
+    "redistribute": {"color": "0.3", "linestyle": ":", "label": "redistribution"},
+}
+#: A run with more crashes than this in one panel is zoomed on its busiest quarter.
+ZOOM_CRASHES = 30
 
 
 def held_over_time(trace: pd.DataFrame) -> pd.DataFrame:
@@ -45,177 +75,209 @@ def held_over_time(trace: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="change")
 
 
+def _needs_trace(results) -> pd.DataFrame:
+    if results.trace is None:
+        raise ValueError("this figure needs the trace of a run: sim.run(..., trace=True)")
+    return results.trace
+
+
 def timeline(
-    timeline_frame: pd.DataFrame,
-    trace: pd.DataFrame,
-    path: Path,
-    stores: int,
-    horizon: float,
-    time_unit: str = "min",
+    results,
     replication: int = 0,
-) -> Path:
-    """One replication: per design a panel, per store a band; grey where the store is
-    down, x at crashes, triangles where the orchestrator declared it down (the line
-    between is the detection delay), dotted verticals at redistributions, and inside each
-    band the number of orders the store holds (scaled to the band; peak in the legend)."""
-    events = timeline_frame[timeline_frame["replication"] == replication]
+    window: tuple[float, float] | str | None = "auto",
+    ax: Axes | None = None,
+    fig: Figure | SubFigure | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """One replication (the traced one): a panel per design, a band per store. Grey where
+    the store is down, x at crashes, triangles where the orchestrator declared it down
+    (the line back to the crash is the detection delay), dotted verticals at
+    redistributions, and in each band a line: the orders the store holds, from 0 at the
+    band's bottom to the peak at its top. `window` (start, end) shows part of the run;
+    "auto" zooms on the busiest quarter when a panel has too many crashes to read."""
+    scenario, trace = results.scenario, _needs_trace(results)
+    events = results.timeline[results.timeline["replication"] == replication]
     designs = list(trace["design"].cat.categories)
+    stores, horizon, unit = scenario.stores.count, scenario.horizon, scenario.time_unit
+    start, end, zoomed = _window(events, horizon, window)
     held = held_over_time(trace)
     peak = max(1, int(held["held"].max()) if len(held) else 1)
+    cols = 1 if len(designs) <= 3 else 2
+    rows = math.ceil(len(designs) / cols)
+    height = min(18.0, rows * (0.9 + 0.32 * stores) + 1.4)
+    fig, axes = canvas(ax, fig, rows, cols, (12 if cols == 1 else 15, height), sharex=True)
     colors = design_colors(designs)
-    fig, axes = plt.subplots(
-        len(designs),
-        1,
-        figsize=(12, 1.2 + 0.45 * stores * len(designs)),
-        sharex=True,
-        squeeze=False,
-        layout="constrained",
+    for panel, design in zip(axes.flat, designs, strict=False):
+        _design_panel(panel, events[events["design"] == design], held, design, stores, horizon)
+        panel.set_title(f"{design}", loc="left", fontsize="medium", color=colors[design])
+    for panel in axes.flat[len(designs) :]:
+        panel.set_visible(False)
+    for panel in axes[-1]:
+        panel.set(xlim=(start, end), xlabel=f"time ({unit})")
+    note = (
+        f"\nzoomed on {start:g}–{end:g} {unit}, the busiest quarter of the run "
+        f"(0–{horizon:g}; window=None shows all)"
+        if zoomed
+        else ""
     )
-    for ax, design in zip(axes[:, 0], designs, strict=True):
-        mine = events[events["design"] == design]
-        _store_bands(ax, mine, stores, horizon)
-        for store in range(stores):
-            series = held[(held["design"] == design) & (held["store"] == store)]
-            times = np.concatenate([[0.0], series["time"], [horizon]])
-            values = np.concatenate(
-                [[0], series["held"], [series["held"].iloc[-1] if len(series) else 0]]
-            )
-            ax.step(
-                times,
-                store - 0.4 + 0.8 * values / peak,
-                where="post",
-                color=colors[design],
-                linewidth=0.8,
-            )
-        for time in mine.loc[mine["event"] == "redistribute", "time"]:
-            ax.axvline(time, color="black", linestyle=":", linewidth=0.7)
-        ax.set(ylabel="store", yticks=range(stores), ylim=(-0.6, stores - 0.4))
-        ax.set_title(
-            f"{design}: orders held per store (band = 0 to {peak})", loc="left", fontsize="medium"
-        )
-    axes[-1, 0].set(xlim=(0, horizon), xlabel=f"time ({time_unit})")
-    fig.suptitle(f"Replication {replication}: stores up and down, and the orders they hold")
-    return _save(fig, path)
+    title(fig, ax, f"Replication {replication}: stores up and down, and the orders they hold{note}")
+    legend_below(fig, _timeline_legend(designs, colors, peak))
+    return finish(fig, path)
 
 
-def _store_bands(ax: plt.Axes, events: pd.DataFrame, stores: int, horizon: float) -> None:
+def _window(events: pd.DataFrame, horizon: float, window) -> tuple[float, float, bool]:
+    """The time range to show, and whether it is a zoom the reader must be told about."""
+    if window is None:
+        return 0.0, horizon, False
+    if window != "auto":
+        return float(window[0]), float(window[1]), True
+    crashes = events[events["event"] == "crash"]
+    busiest = crashes.groupby("design", observed=True).size().max() if len(crashes) else 0
+    if busiest <= ZOOM_CRASHES:
+        return 0.0, horizon, False
+    times = np.sort(events["time"].to_numpy(dtype=float))
+    width = horizon / 4
+    counts = np.searchsorted(times, times + width) - np.arange(len(times))
+    step = 10 ** math.floor(math.log10(width)) / 2  # a round start: 1550, not 1583.26
+    begin = math.floor(min(times[int(np.argmax(counts))], horizon - width) / step) * step
+    return float(begin), float(min(horizon, begin + width + step)), True
+
+
+def _design_panel(ax, events, held, design, stores, horizon) -> None:
+    color = design_colors(list(held["design"].cat.categories))[design]
+    peak = max(1, int(held["held"].max()) if len(held) else 1)
+    for (begin, stop), style in EVENT_SPANS.items():
+        _spans(ax, events, begin, stop, style, stores, horizon)
+    for kind, style in EVENT_LINES.items():
+        for time in events.loc[events["event"] == kind, "time"]:
+            ax.axvline(time, color=style["color"], linestyle=style["linestyle"], linewidth=0.8)
+    for store in range(stores):
+        series = held[(held["design"] == design) & (held["store"] == store)]
+        times = np.concatenate([[0.0], series["time"], [horizon]])
+        last = series["held"].iloc[-1] if len(series) else 0
+        values = np.concatenate([[0], series["held"], [last]])
+        ax.step(times, store - 0.4 + 0.8 * values / peak, where="post", color=color, lw=0.9)
+    for kind, style in EVENT_MARKS.items():
+        _marks(ax, events[events["event"] == kind], style)
+    ax.set(ylabel="store", yticks=range(stores), ylim=(-0.6, stores - 0.4))
+
+
+def _spans(ax, events, begin, stop, style, stores, horizon) -> None:
     for store in range(stores):
         mine = events[events["store"] == store]
-        crashes = mine.loc[mine["event"] == "crash", "time"].to_numpy()
-        recoveries = mine.loc[mine["event"] == "recover", "time"].to_numpy()
-        ends = list(recoveries) + [horizon] * (len(crashes) - len(recoveries))
-        ax.broken_barh(
-            [(c, e - c) for c, e in zip(crashes, ends, strict=True)],
-            (store - 0.45, 0.9),
-            color="0.85",
+        starts = mine.loc[mine["event"] == begin, "time"].to_numpy(dtype=float)
+        ends = np.sort(mine.loc[mine["event"] == stop, "time"].to_numpy(dtype=float))
+        padded = np.append(ends, horizon)  # a span still open at the end runs to the horizon
+        finish_at = padded[np.searchsorted(ends, starts, side="left")]
+        spans = [(s, e - s) for s, e in zip(starts, finish_at, strict=True)]
+        ax.broken_barh(spans, (store - 0.45, 0.9), color=style["color"], zorder=0)
+
+
+def _marks(ax, events: pd.DataFrame, style: dict) -> None:
+    stores = events["store"].to_numpy(dtype=float) + style["offset"]
+    times = events["time"].to_numpy(dtype=float)
+    if style.get("delay"):
+        delays = events[style["delay"]].to_numpy(dtype=float)
+        for time, delay, y in zip(times, delays, stores, strict=True):
+            ax.plot([time - delay, time], [y, y], color=style["color"], linewidth=1.2)
+    ax.plot(
+        times,
+        stores,
+        style["marker"],
+        color=style["color"],
+        markerfacecolor=style.get("fill", style["color"]),
+        markersize=6,
+        linestyle="none",
+    )
+
+
+def _timeline_legend(designs, colors, peak) -> list:
+    handles = [Line2D([], [], color=colors[d], label=d) for d in designs]
+    handles.append(
+        Line2D([], [], color="none", label=f"(line height: orders held, 0–{peak} per band)")
+    )
+    handles += [Patch(color=s["color"], label=s["label"]) for s in EVENT_SPANS.values()]
+    handles += [
+        Line2D(
+            [],
+            [],
+            marker=s["marker"],
+            color=s["color"],
+            markerfacecolor=s.get("fill", s["color"]),
+            linestyle="-" if s.get("delay") else "none",
+            label=s["label"],
         )
-        ax.plot(crashes, [store] * len(crashes), "x", color="tab:red", markersize=6)
-        detected = mine[mine["event"] == "detected_down"]
-        for time, delay in zip(detected["time"], detected["detection_delay"], strict=True):
-            ax.plot([time - delay, time], [store, store], color="tab:red", linewidth=1.5)
-            ax.plot(time, store, "v", color="tab:red", markersize=5)
-
-
-def comparison(summary: pd.DataFrame, path: Path, time_unit: str = "min") -> Path:
-    """Lost, duplicates, wasted work and SLA missed per design: mean per replication with
-    its 95% confidence interval."""
-    designs = list(dict.fromkeys(summary["design"]))
-    colors = design_colors(designs)
-    fig, axes = plt.subplots(
-        1, len(COMPARED), figsize=(3.2 * len(COMPARED), 3.6), layout="constrained"
-    )
-    titles = {
-        "lost": "orders lost",
-        "duplicates": "orders prepared twice",
-        "wasted_work": f"wasted work ({time_unit})",
-        "sla_missed": "share missing the SLA",
-    }
-    for ax, metric in zip(axes, COMPARED, strict=True):
-        rows = summary[summary["metric"] == metric].set_index("design").reindex(designs)
-        means = rows["mean"].to_numpy(dtype=float)
-        low = np.nan_to_num(means - rows["ci_low"].to_numpy(dtype=float))
-        high = np.nan_to_num(rows["ci_high"].to_numpy(dtype=float) - means)
-        ax.bar(
-            range(len(designs)),
-            np.nan_to_num(means),
-            yerr=[low, high],
-            capsize=4,
-            color=[colors[d] for d in designs],
-        )
-        ax.set_xticks(range(len(designs)), designs, rotation=30, ha="right")
-        ax.set_title(titles[metric], fontsize="medium")
-    fig.suptitle("Per run, mean and 95% confidence interval across replications")
-    return _save(fig, path)
-
-
-def latency(
-    orders: pd.DataFrame, path: Path, sla: float | None, warmup: float = 0.0, time_unit: str = "min"
-) -> Path:
-    """Empirical CDF of latency (first completion − arrival) per design, SLA marked."""
-    designs = (
-        list(orders["design"].cat.categories)
-        if hasattr(orders["design"], "cat")
-        else list(dict.fromkeys(orders["design"]))
-    )
-    colors = design_colors(designs)
-    fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
-    kept = orders[(orders["arrival"] >= warmup) & orders["first_completion"].notna()]
-    for design in designs:
-        values = np.sort((kept["first_completion"] - kept["arrival"])[kept["design"] == design])
-        if len(values):
-            ax.step(
-                values,
-                np.arange(1, len(values) + 1) / len(values),
-                where="post",
-                label=design,
-                color=colors[design],
-            )
-    if sla is not None:
-        ax.axvline(sla, color="black", linestyle="--", label=f"SLA ({sla:g} {time_unit})")
-    ax.set(
-        xlabel=f"latency: first completion − arrival ({time_unit})",
-        ylabel="share of completed orders",
-        ylim=(0, 1.01),
-        xlim=(0, None),
-        title="Latency of completed orders, all replications",
-    )
-    ax.legend(loc="lower right")
-    return _save(fig, path)
+        for s in EVENT_MARKS.values()
+    ]
+    handles += [
+        Line2D([], [], color=s["color"], linestyle=s["linestyle"], label=s["label"])
+        for s in EVENT_LINES.values()
+    ]
+    return handles
 
 
 def load_after_crash(
-    trace: pd.DataFrame, timeline_frame: pd.DataFrame, path: Path, stores: int, replication: int = 0
-) -> Path:
-    """Orders held per store just before and just after the first redistribution of
-    replication 0, per design: where a dead store's orders went."""
-    events = timeline_frame[
-        (timeline_frame["replication"] == replication) & (timeline_frame["event"] == "redistribute")
-    ]
-    designs = [d for d in trace["design"].cat.categories if (events["design"] == d).any()]
+    results,
+    replication: int = 0,
+    ax: Axes | None = None,
+    fig: Figure | SubFigure | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """Orders held per store just before and just after the first redistribution of the
+    traced replication, per design: where a dead store's orders went. The stores
+    declared down at that moment are labelled and hatched."""
+    trace, stores = _needs_trace(results), results.scenario.stores.count
+    timeline_frame = results.timeline[results.timeline["replication"] == replication]
+    moments = timeline_frame[timeline_frame["event"] == "redistribute"]
+    designs = [d for d in trace["design"].cat.categories if (moments["design"] == d).any()]
+    cols = min(4, max(1, len(designs)))
+    rows = math.ceil(max(1, len(designs)) / cols)
+    fig, axes = canvas(ax, fig, rows, cols, (3.4 * cols, 3.2 * rows + 0.8), sharey=True)
     held = held_over_time(trace)
-    fig, axes = plt.subplots(
-        1,
-        max(1, len(designs)),
-        figsize=(3.2 * max(1, len(designs)), 3.6),
-        sharey=True,
-        squeeze=False,
-        layout="constrained",
-    )
-    for ax, design in zip(axes[0], designs, strict=False):
-        moment = events.loc[events["design"] == design, "time"].iloc[0]
-        mine = held[held["design"] == design]
-        before = _held_at(mine, moment, stores, after=False)
-        after = _held_at(mine, moment, stores, after=True)
-        x = np.arange(stores)
-        ax.bar(x - 0.2, before, width=0.4, color="0.6", label="before")
-        ax.bar(x + 0.2, after, width=0.4, color="tab:blue", label="after")
-        ax.set(xticks=x, xlabel="store", title=f"{design} (t = {moment:.1f})")
-    axes[0, 0].set_ylabel("orders held")
-    axes[0, 0].legend()
-    if not designs:
-        axes[0, 0].text(0.5, 0.5, "no redistribution in replication 0", ha="center")
-    fig.suptitle("Orders per store around the first redistribution")
-    return _save(fig, path)
+    for panel, design in zip(axes.flat, designs, strict=False):
+        mine = timeline_frame[timeline_frame["design"] == design]
+        moment = moments.loc[moments["design"] == design, "time"].iloc[0]
+        _before_after(panel, held[held["design"] == design], mine, moment, stores)
+        unit = results.scenario.time_unit
+        panel.set_title(f"{design} (at {moment:.1f} {unit})", fontsize="medium")
+    for panel in axes.flat[len(designs) :]:
+        panel.set_visible(False)
+    for panel in axes[:, 0]:
+        panel.set_ylabel("orders held")
+    if designs:
+        handles = axes.flat[0].get_legend_handles_labels()[0]
+        handles.append(Patch(color="0.85", label="declared down"))
+        axes.flat[0].legend(handles=handles, fontsize="small")
+    else:
+        axes[0, 0].set_visible(True)
+        axes[0, 0].text(0.5, 0.5, f"no redistribution in replication {replication}", ha="center")
+    title(fig, ax, "Orders per store just before and just after the first redistribution")
+    return finish(fig, path)
+
+
+def _before_after(ax, held, events, moment, stores) -> None:
+    down = _down_at(events, moment)
+    before = _held_at(held, moment, stores, after=False)
+    after = _held_at(held, moment, stores, after=True)
+    x = np.arange(stores)
+    ax.bar(x - 0.2, before, width=0.4, color="0.6", label="before")
+    ax.bar(x + 0.2, after, width=0.4, color="tab:blue", label="after")
+    for store in down:
+        ax.axvspan(store - 0.5, store + 0.5, color="0.85", zorder=0)
+    labels = [f"{s}\n(down)" if s in down else str(s) for s in range(stores)]
+    ax.set_xticks(x, labels, fontsize="small" if stores <= 12 else "x-small")
+    ax.set_xlabel("store")
+
+
+def _down_at(events: pd.DataFrame, moment: float) -> set[int]:
+    """Stores declared down and not yet up again at `moment`."""
+    down: set[int] = set()
+    marks = events[
+        events["event"].isin(["detected_down", "detected_up"]) & (events["time"] <= moment)
+    ]
+    for event, store in zip(marks["event"], marks["store"], strict=True):
+        (down.add if event == "detected_down" else down.discard)(int(store))
+    return down
 
 
 def _held_at(held: pd.DataFrame, moment: float, stores: int, after: bool) -> np.ndarray:
@@ -225,136 +287,3 @@ def _held_at(held: pd.DataFrame, moment: float, stores: int, after: bool) -> np.
         series = series[series["time"] <= moment] if after else series[series["time"] < moment]
         counts[store] = series["held"].iloc[-1] if len(series) else 0
     return counts
-
-
-def hashing_study(frame: pd.DataFrame, path: Path) -> Path:
-    """Keys moved when one store leaves (against the ideal) and balance, per strategy."""
-    fig, (moved, balance) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-    names = frame["strategy"]
-    y = np.arange(len(frame))
-    moved.barh(y - 0.2, frame["moved"], height=0.4, color="tab:blue", label="of all keys")
-    moved.barh(
-        y + 0.2,
-        frame["survivors_moved"],
-        height=0.4,
-        color="tab:red",
-        label="of the keys of stores that stayed up",
-    )
-    moved.axvline(
-        frame["ideal_moved"].iloc[0],
-        color="black",
-        linestyle="--",
-        label="ideal share of all keys: 1 / stores",
-    )
-    moved.set(
-        yticks=list(y),
-        yticklabels=names,
-        xlabel="share of keys that change store",
-        title=f"One store of {int(frame['stores'].iloc[0])} leaves",
-    )
-    moved.invert_yaxis()
-    moved.legend(loc="lower right", fontsize="small")
-    balance.barh(y, frame["max_over_mean"], color="tab:green")
-    balance.axvline(1.0, color="black", linestyle="--")
-    balance.set(
-        yticks=list(y),
-        yticklabels=[],
-        xlabel="busiest store's keys / mean",
-        title="Balance, every store up",
-        xlim=(0.9, max(1.5, frame["max_over_mean"].max() * 1.05)),
-    )
-    balance.invert_yaxis()
-    return _save(fig, path)
-
-
-def sweep(summary: pd.DataFrame, swept: Sequence[str], path: Path, time_unit: str = "min") -> Path:
-    """The headline metrics against the first swept key, a line per design (and per value
-    of the other swept keys), with 95% interval bands."""
-    key, others = swept[0], list(swept[1:])
-    metrics = ("lost", "duplicates", "latency_p95", "sla_missed")
-    titles = {
-        "lost": "orders lost",
-        "duplicates": "orders prepared twice",
-        "latency_p95": f"95th percentile latency ({time_unit})",
-        "sla_missed": "share missing the SLA",
-    }
-    designs = list(dict.fromkeys(summary["design"]))
-    colors = design_colors(designs)
-    styles = ["-", "--", ":", "-."]
-    fig, axes = plt.subplots(
-        1, len(metrics), figsize=(4.2 * len(metrics), 3.8), layout="constrained"
-    )
-    frame = summary.assign(
-        _group=summary[others].astype(str).agg(", ".join, axis=1) if others else ""
-    )
-    groups = list(dict.fromkeys(frame["_group"]))
-    values = list(dict.fromkeys(frame[key].astype(str)))
-    numeric = pd.api.types.is_numeric_dtype(frame[key])  # else: one position per value
-    for ax, metric in zip(axes, metrics, strict=True):
-        rows = frame[frame["metric"] == metric]
-        for design in designs:
-            for g, group in enumerate(groups):
-                line = rows[(rows["design"] == design) & (rows["_group"] == group)]
-                x = (
-                    line[key].to_numpy(dtype=float)
-                    if numeric
-                    else np.array([values.index(str(v)) for v in line[key]], dtype=float)
-                )
-                label = design + (f" ({', '.join(others)} = {group})" if others else "")
-                ax.plot(
-                    x,
-                    line["mean"],
-                    styles[g % len(styles)],
-                    marker="o",
-                    markersize=3,
-                    color=colors[design],
-                    label=label,
-                )
-                ax.fill_between(
-                    x,
-                    line["ci_low"],
-                    line["ci_high"],
-                    color=colors[design],
-                    alpha=0.15,
-                    linewidth=0,
-                )
-        ax.set(xlabel=key, title=titles[metric])
-        if not numeric:
-            ax.set_xticks(range(len(values)), values, rotation=20, ha="right", fontsize="small")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(
-        handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize="small"
-    )
-    fig.suptitle(f"Per run, mean and 95% confidence band, against {key}")
-    return _save(fig, path)
-
-
-def plan(
-    frame: pd.DataFrame, key: str, answer: int | None, path: Path, time_unit: str = "min"
-) -> Path:
-    """Each target's metric against the planned key: mean and 95% interval at every value
-    tried, the target's bound, and the answer; green where a value met every target."""
-    targets = list(dict.fromkeys(frame["target"]))
-    fig, axes = plt.subplots(
-        1, len(targets), figsize=(4.2 * len(targets), 3.8), squeeze=False, layout="constrained"
-    )
-    feasible = frame.groupby("value")["met"].all()
-    for ax, target in zip(axes[0], targets, strict=True):
-        rows = frame[frame["target"] == target].sort_values("value")
-        low = (rows["mean"] - rows["ci_low"]).fillna(0).clip(lower=0)
-        high = (rows["ci_high"] - rows["mean"]).fillna(0).clip(lower=0)
-        ok = rows["value"].map(feasible)
-        ax.errorbar(
-            rows["value"], rows["mean"], yerr=[low, high], fmt="none", color="0.4", capsize=3
-        )
-        ax.scatter(rows["value"], rows["mean"], c=np.where(ok, "tab:green", "tab:red"), zorder=3)
-        bound = float(target.split()[-1])
-        ax.axhline(bound, color="black", linestyle="--", linewidth=1)
-        if answer is not None:
-            ax.axvline(answer, color="tab:green", linewidth=1)
-        ax.set(xlabel=key, title=target)
-    fig.suptitle(
-        f"Plan: green values of {key} meet every target"
-        + (f"; answer {answer}" if answer is not None else "; none does")
-    )
-    return _save(fig, path)

@@ -30,6 +30,7 @@ from sim.sections import (
     StoresSpec,
     _Section,
 )
+from sim.suggest import did_you_mean, expected_words, keys_at
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 SweepKey = Annotated[str, Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_-]+)*$")]
@@ -111,7 +112,8 @@ class Scenario(_Section):
         try:
             raw = _ScenarioFile.model_validate(dict(data))
         except ValidationError as error:
-            raise ScenarioError(_problems(error) + _override_problems(data)) from None
+            problems = _problems(error, model=_ScenarioFile) + _override_problems(data)
+            raise ScenarioError(problems) from None
         designs, problems = _resolve_designs(data, raw)
         problems += [*world_problems(raw), *sweep_problems(raw), *plan_problems(raw)]
         if problems:
@@ -152,7 +154,9 @@ class Scenario(_Section):
         raise KeyError(name)
 
 
-def _problems(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+def _problems(
+    error: ValidationError, prefix: tuple[str | int, ...] = (), model: type | None = None
+) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
         message = item["msg"]
@@ -160,7 +164,11 @@ def _problems(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> lis
         if item["type"] not in ("missing", "extra_forbidden") and _is_scalar(value):
             message += f" (got {shorten(repr(value))})"
         if item["type"] == "extra_forbidden":
-            message = "unknown key"
+            word = item["loc"][-1]
+            message = "unknown key" + did_you_mean(word, keys_at(model, item["loc"]))
+        elif item["type"] in ("literal_error", "union_tag_invalid"):
+            word = value if _is_scalar(value) else (item.get("ctx") or {}).get("tag", "")
+            message += did_you_mean(str(word), expected_words(item.get("ctx")))
         problems.append(Problem(prefix + tuple(item["loc"]), message))
     return problems
 
@@ -186,7 +194,7 @@ def _resolve_designs(
         try:
             design = DesignSpec.model_validate(merged)
         except ValidationError as error:
-            problems += _problems(error, prefix=("designs", name))
+            problems += _problems(error, prefix=("designs", name), model=DesignSpec)
             continue
         designs.append(design)
         problems += [p for p in design_problems(design, entry, raw) if p not in problems]
@@ -208,7 +216,7 @@ def _override_problems(data: Mapping[str, Any]) -> list[Problem]:
                 try:
                     model.model_validate(dict(override))
                 except ValidationError as error:
-                    problems += _problems(error, prefix=("designs", name, section))
+                    problems += _problems(error, ("designs", name, section), model)
     return problems
 
 

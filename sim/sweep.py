@@ -1,4 +1,7 @@
-"""Sweeps: a grid over dotted keys, each point (a cell) a scenario of its own.
+"""Sweeps and plans as cells: a grid over dotted keys, each point a scenario of its own.
+
+Part of the scenario layer: expanding a sweep (or setting a plan's key) only builds and
+checks scenarios; running them is `sim.experiment`'s and `sim.plan`'s.
 
 A sweep over a key of a section that designs may override (`database`, `orchestrator`,
 `balancer`) sets it in every design; `designs.NAME.section.key` sets it in one design.
@@ -93,3 +96,13 @@ def _first_per_path(problems: list[Problem]) -> list[Problem]:
             seen.add(problem.path)
             kept.append(problem)
     return kept
+
+
+def plan_cell(scenario: Scenario, value: int) -> Scenario:
+    """The scenario with the plan's key set to `value`, keeping only the plan's design."""
+    spec = scenario.plan
+    data = plain_mapping(scenario)
+    design = spec.design or scenario.designs[0].name
+    data["designs"] = {design: data["designs"][design]}
+    apply_key(data, spec.key, value)
+    return Scenario.from_mapping(data)

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from sim.metrics import INTERVAL_NOTE
 from sim.scenario import Scenario
 
 #: Metrics measured in the scenario's time unit.
@@ -30,6 +31,67 @@ def format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _flat(mapping: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+#: A RAM-only design has no database and no orchestrator: their settings say nothing.
+_RAM_IGNORES = ("database.", "orchestrator.")
+#: Balancer settings that only some strategies read.
+_STRATEGY_KEYS = {
+    "balancer.vnodes": ("ring", "bounded"),
+    "balancer.weights": ("ring", "bounded"),
+    "balancer.table_size": ("maglev",),
+    "balancer.epsilon": ("bounded",),
+}
+
+
+def _says_something(design, key: str) -> bool:
+    """Whether a setting matters to this design (modulo has no vnodes)."""
+    if design.queue == "ram" and key.startswith(_RAM_IGNORES):
+        return False
+    return design.balancer.strategy in _STRATEGY_KEYS.get(key, (design.balancer.strategy,))
+
+
+def design_labels(scenario: Scenario) -> dict[str, str]:
+    """Per design, what it is and how it differs from the others: `database; balancer.vnodes
+    1` (every setting whose value is not the same in all designs), or the main settings
+    when only the queue differs."""
+    unit = scenario.time_unit
+    flat = {
+        d.name: _flat(d.model_dump(mode="json", exclude={"name", "queue"}))
+        for d in scenario.designs
+    }
+    keys = list(next(iter(flat.values())))
+    differing = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
+    labels = {}
+    for design in scenario.designs:
+        mine = [k for k in differing if _says_something(design, k)]
+        settings = ", ".join(f"{k} {_setting(flat[design.name][k])}" for k in mine)
+        if design.queue == "ram":
+            labels[design.name] = "RAM only" + (f"; {settings}" if settings else "")
+        elif settings:
+            labels[design.name] = f"database; {settings}"
+        else:
+            poll = (
+                "polling interval swept"
+                if "orchestrator.poll_interval" in scenario.sweep
+                else f"poll every {design.orchestrator.poll_interval:g} {unit}"
+            )
+            labels[design.name] = f"database, {design.balancer.strategy} balancer, {poll}"
+    return labels
+
+
+def _setting(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def format_summary(summary: pd.DataFrame, scenario: Scenario) -> str:
     """A block per design: metric, mean, and the 95% confidence interval."""
     unit = scenario.time_unit
@@ -38,16 +100,9 @@ def format_summary(summary: pd.DataFrame, scenario: Scenario) -> str:
         f"{scenario.duration:g} {unit} of arrivals + {scenario.drain:g} {unit} drain, "
         f"{int(summary['n'].max()) if len(summary) else 0} replications, seed {scenario.seed}",
     ]
+    labels = design_labels(scenario)
     for design, group in summary.groupby("design", sort=False):
-        spec = scenario.design(str(design))
-        what = (
-            "RAM only"
-            if spec.queue == "ram"
-            else (
-                f"database, {spec.balancer.strategy} balancer, poll every "
-                f"{spec.orchestrator.poll_interval:g} {unit}"
-            )
-        )
+        what = labels[str(design)]
         lines += ["", f"{design}  ({what})", f"  {'metric':<22}{'mean':>12}   95% CI"]
         for row in group.itertuples(index=False):
             label = f"{row.metric} ({unit})" if row.metric in TIMED else row.metric
@@ -57,6 +112,7 @@ def format_summary(summary: pd.DataFrame, scenario: Scenario) -> str:
                 else ""
             )
             lines.append(f"  {label:<22}{format_number(row.mean):>12}   {interval}")
+    lines += ["", f"({INTERVAL_NOTE}.)"]
     return "\n".join(lines)
 
 
@@ -65,9 +121,11 @@ HEADLINE = ("lost", "duplicates", "latency_p95", "sla_missed")
 
 
 def _cell_text(mean: float, low: float, high: float) -> str:
+    """`mean [low, high]`: the interval as it is (cut to the metric's range, so it may
+    not be symmetric about the mean)."""
     if math.isnan(low):
         return format_number(mean)
-    return f"{format_number(mean)} ± {float(f'{(high - low) / 2:.2g}'):g}"
+    return f"{format_number(mean)} [{format_number(low)}, {format_number(high)}]"
 
 
 def format_comparisons(comparisons: pd.DataFrame | None, scenario: Scenario) -> str:
@@ -98,8 +156,8 @@ def format_comparisons(comparisons: pd.DataFrame | None, scenario: Scenario) -> 
 
 
 def format_sweep(summary: pd.DataFrame, scenario: Scenario) -> str:
-    """A row per cell and design: the swept values and the headline metrics, mean ± half
-    the 95% interval."""
+    """A row per cell and design: the swept values and the headline metrics, mean and
+    95% interval."""
     keys = list(scenario.sweep)
     header = [*keys, "design", *HEADLINE]
     rows = []
@@ -111,9 +169,13 @@ def format_sweep(summary: pd.DataFrame, scenario: Scenario) -> str:
             cells.append(_cell_text(row["mean"], row["ci_low"], row["ci_high"]))
         rows.append(cells)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    cells = summary["cell"].nunique()
+    designs = summary["design"].nunique()
     lines = [
-        f"{scenario.name}: sweep of {', '.join(keys)}, {len(rows)} cell x design rows, "
-        f"{scenario.replications} replications each (mean ± half the 95% CI)",
+        f"{scenario.name}: sweep of {', '.join(keys)}: {cells} cells x {designs} designs, "
+        f"{int(summary['n'].max()) if len(summary) else 0} replications each; "
+        "mean [95% CI] per run",
+        f"({INTERVAL_NOTE}.)",
         "",
     ]
     lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))

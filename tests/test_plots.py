@@ -7,7 +7,9 @@ import re
 import struct
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
+from matplotlib.figure import Figure
 
 import sim
 from sim import plots, report
@@ -36,28 +38,97 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_every_plot_writes_a_png(results, tmp_path):
-    scenario = results.scenario
-    written = [
-        plots.comparison(results.summary, tmp_path / "comparison.png"),
-        plots.latency(results.orders, tmp_path / "latency.png", scenario.orders.sla),
-        plots.timeline(
-            results.timeline,
-            results.trace,
-            tmp_path / "timeline.png",
-            scenario.stores.count,
-            scenario.horizon,
-        ),
-        plots.load_after_crash(
-            results.trace, results.timeline, tmp_path / "load.png", scenario.stores.count
-        ),
-        plots.hashing_study(study(stores=5, keys=500), tmp_path / "hashing.png"),
-    ]
-    for path in written:
+def test_every_plot_returns_a_figure_and_writes_only_when_asked(results, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    figures = {
+        "comparison": plots.comparison(results),
+        "latency": plots.latency(results),
+        "timeline": plots.timeline(results),
+        "load_after_crash": plots.load_after_crash(results),
+        "hashing": plots.hashing(study(stores=5, keys=500)),
+    }
+    assert list(tmp_path.iterdir()) == []  # nothing written without a path
+    for name, figure in figures.items():
+        assert isinstance(figure, Figure), name
+        assert figure.axes, name
+        path = tmp_path / f"{name}.png"
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
         width, height = png_size(path)
         assert width > 300
         assert height > 200
         assert path.stat().st_size > 10_000  # a blank figure is a few kB
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [plots.comparison, plots.latency, plots.timeline, plots.load_after_crash, plots.hashing],
+    ids=["comparison", "latency", "timeline", "load_after_crash", "hashing"],
+)
+def test_a_figure_draws_into_a_given_ax(results, draw):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5))
+    left.plot([0, 1], [0, 1])
+    given = study(stores=4, keys=300) if draw is plots.hashing else results
+    returned = draw(given, ax=right)
+    assert returned is fig
+    assert left in fig.axes  # the other panel is left alone
+    assert len(fig.axes) >= 2
+    plt.close(fig)
+
+
+def test_a_figure_draws_into_a_subfigure_and_saves_when_given_a_path(results, tmp_path):
+    fig = plt.figure(figsize=(12, 8), layout="constrained")
+    top, bottom = fig.subfigures(2, 1)
+    assert plots.comparison(results, fig=top) is fig
+    assert plots.latency(results, fig=bottom, path=tmp_path / "both.png") is fig
+    assert png_size(tmp_path / "both.png")[0] > 300
+    plt.close(fig)
+
+
+def test_the_latency_axis_stops_where_it_matters(results):
+    figure = plots.latency(results)
+    ax = figure.axes[0]
+    sla = results.scenario.orders.sla
+    assert ax.get_xlim()[1] >= 2 * sla
+    orders = results.orders[results.orders["first_completion"].notna()]
+    longest = (orders["first_completion"] - orders["arrival"]).max()
+    assert ax.get_xlim()[1] < longest or "beyond" not in " ".join(
+        t.get_text() for t in ax.get_legend().get_texts()
+    )
+    plt.close(figure)
+
+
+def test_the_timeline_has_a_legend_for_every_kind_of_mark(results):
+    figure = plots.timeline(results)
+    labels = {t.get_text() for legend in figure.legends for t in legend.get_texts()}
+    for style in [*plots.EVENT_MARKS.values(), *plots.EVENT_SPANS.values()]:
+        assert style["label"] in labels
+    assert any("orders held, 0–" in label for label in labels)
+    assert {"ram_only", "mq_ring", "mq_modulo"} <= labels
+    plt.close(figure)
+
+
+def test_the_timeline_zooms_on_a_window_and_says_so(results):
+    figure = plots.timeline(results, window=(100, 200))
+    assert figure.axes[-1].get_xlim() == (100, 200)
+    assert "zoomed on 100–200" in figure._suptitle.get_text()
+    plt.close(figure)
+
+
+def test_sim_save_writes_the_folder_as_the_command_line_does(results, tmp_path):
+    written = sim.save(results, tmp_path / "saved")
+    names = {path.name for path in written}
+    assert {"summary.csv", "report.md", "timeline.png", "latency.png"} <= names
+    assert "orders.parquet" not in names
+    with_orders = sim.save(results, tmp_path / "saved", orders=True)
+    assert "orders.parquet" in {path.name for path in with_orders}
+    study_files = sim.save(study(stores=4, keys=200), tmp_path / "study")
+    assert {path.name for path in study_files} == {"hashing.csv", "hashing.png"}
+
+
+def test_a_figure_that_needs_what_a_run_did_not_keep_says_so(results):
+    with pytest.raises(ValueError, match="sweep"):
+        plots.sweep(results)
 
 
 def test_orders_held_follow_the_trace(results):
@@ -84,6 +155,7 @@ def test_results_folder_has_report_linking_existing_images(results, tmp_path):
     for design in ("ram_only", "mq_ring", "mq_modulo"):
         assert f"| {design}" in text or f" {design} |" in text
         assert f"**{design}** lost" in text
+    assert "cut to what a metric can be" in text
     lost = results.summary.query("design == 'ram_only' and metric == 'lost'")["mean"].iloc[0]
     assert report.format_number(lost) in text
     assert "| lost |" in text

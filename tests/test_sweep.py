@@ -8,6 +8,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
@@ -148,6 +149,31 @@ def test_precision_adds_replications_until_intervals_are_narrow():
     assert n == 60 or (half <= 0.2 * watched["mean"].abs() + 1e-12).all()
 
 
+def test_the_sweep_figure_has_a_colour_per_series_and_units(tmp_path):
+    results = sim.run(small_sweep())
+    fig, ax = plt.subplots(figsize=(14, 8))
+    assert sim.plots.sweep(results, ax=ax) is fig
+    panels = [a for a in fig.axes if a.get_visible()]
+    assert len(panels) == 4
+    colours = {tuple(bars.lines[0].get_color()) for bars in panels[0].containers}
+    assert len(colours) == 4  # 2 designs x 2 polling intervals, each its own colour
+    assert panels[2].get_ylabel() == "95th percentile latency (min)"
+    assert panels[0].get_xlabel() == "stores.count (stores)"
+    assert not list(tmp_path.iterdir())
+    plt.close(fig)
+
+
+def test_precision_not_reached_is_a_warning_naming_what_missed():
+    scenario = small_sweep(sweep={}, replications=2)
+    results = sim.run(scenario, precision=0.001, max_replications=4)
+    assert results.replications["replication"].nunique() == 4
+    assert len(results.warnings) == 1
+    warning = results.warnings[0]
+    assert "precision 0.001 not reached" in warning
+    assert "at 4 replications" in warning
+    assert "ring latency_mean" in warning or "ram latency_mean" in warning
+
+
 def test_paired_differences_are_design_minus_baseline_per_replication():
     results = sim.run(small_sweep(sweep={}))
     frame = results.replications.set_index(["design", "replication"])["lost"]
@@ -207,8 +233,15 @@ def test_plan_finds_the_known_answer():
             "plan": {"key": "stores.count", "low": 1, "high": 12, "targets": ["latency_p95 <= 30"]},
         }
     )
-    answer, evaluations = plan(scenario)
+    found = plan(scenario)
+    answer, evaluations = found.answer, found.evaluations
     assert answer == 3
+    assert set(found.evidence["value"]) == {e.value for e in evaluations}
+    fig, ax = plt.subplots()
+    assert sim.plots.plan(found, ax=ax) is fig
+    points = fig.axes[0].collections[-1]  # the scatter: a colour per value tried
+    assert len(points.get_facecolors()) == len(evaluations)
+    plt.close(fig)
     by_value = {e.value: e.feasible for e in evaluations}
     assert by_value[2] is False
     assert by_value[3] is True
@@ -233,8 +266,13 @@ def test_plan_and_sweep_from_the_command_line(tmp_path):
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    sweep = pd.read_csv(tmp_path / "sweep" / "sweep.csv")
+    sweep = pd.read_csv(tmp_path / "sweep" / "summary.csv")
     assert {"stores.count", "orchestrator.poll_interval", "cell"} <= set(sweep.columns)
+    assert not (tmp_path / "sweep" / "sweep.csv").exists()  # one file per content
+    report = (tmp_path / "sweep" / "report.md").read_text()
+    assert "## Findings" in report
+    assert "`stores.count` 5 → 10" in report
+    assert "5, 6, 8 or 10 (swept) stores" in report
     assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 10_000
     assert "stores.count" in done.stdout
     planned = subprocess.run(
