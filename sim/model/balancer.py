@@ -43,19 +43,11 @@ class Balancer:
         return None if strategy is None else strategy.lookup(key_hash)
 
     def route_many(self, key_hashes: np.ndarray) -> np.ndarray | None:
-        """`route` of every hash, in numpy when the strategy can (None: no members).
-
-        Bounded loads are routed one by one: each answer depends on the loads."""
+        """`route` of every hash (uint64) at once, where the strategy computes it in numpy
+        (ring, modulo, maglev); None otherwise, or when there are no members."""
         strategy = self._routing
-        if strategy is None:
-            return None
         many = getattr(strategy, "lookup_many", None)
-        if many is not None:
-            return many(key_hashes)
-        lookup = strategy.lookup
-        return np.fromiter(
-            (lookup(h) for h in key_hashes.tolist()), dtype=np.int64, count=len(key_hashes)
-        )
+        return None if many is None else many(key_hashes)
 
     def remove(self, store: int) -> None:
         if store not in self.members:

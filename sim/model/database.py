@@ -27,14 +27,32 @@ class Database:
     """Keeps which movable (online) orders still have status N.
 
     Walk-in orders get their D writes too (recorded in `done_at`), but no one may move
-    them, so only online orders are kept in `open`, the set the orchestrator redistributes.
+    them, so only online orders are kept in `open`, the set the orchestrator redistributes,
+    indexed by the store each was last sent to (`sent_to`, -1 for none yet) so that the
+    orders of given stores are found without walking them all.
     """
 
     def __init__(self, env: Environment, ack_delay: float, recorder: Recorder):
         self.env = env
         self.ack_delay = ack_delay
         self.recorder = recorder
-        self.open: set[int] = set()  # designs add new online orders here (status N)
+        self.open: set[int] = set()  # online orders with status N
+        self.sent_to: dict[int, set[int]] = {}  # store (-1: none) -> its orders in `open`
+
+    def write(self, order: int, store: int) -> None:
+        """A new online order, status N, sent to `store` (-1: to none)."""
+        self.open.add(order)
+        self.sent_to.setdefault(store, set()).add(order)
+
+    def resend(self, order: int, old: int, new: int) -> None:
+        """An N order last sent to `old` is now sent to `new`."""
+        self.sent_to[old].discard(order)
+        self.sent_to.setdefault(new, set()).add(order)
+
+    def orders_of(self, stores) -> list[int]:
+        """The N orders last sent to any of `stores`, in arrival order."""
+        index = self.sent_to
+        return sorted(order for store in stores if store in index for order in index[store])
 
     def finish(self, order: int, store) -> None:
         """`store` finished `order`: its D write lands after `ack_delay`, unless it crashes."""
@@ -50,7 +68,9 @@ class Database:
             self._land(write.order)
 
     def _land(self, order: int) -> None:
-        self.open.discard(order)
+        if order in self.open:
+            self.open.discard(order)
+            self.sent_to[self.recorder.sent_to[order]].discard(order)
         done_at = self.recorder.done_at
         if done_at[order] != done_at[order]:  # NaN: the first D write to land
             done_at[order] = self.env.now

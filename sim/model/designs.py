@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from simpy import Environment
 
 from sim.model.balancer import Balancer
@@ -92,15 +93,21 @@ class DatabaseQueue(RamOnly):
         super().__init__(env, book, stores, balancer, recorder)
         self.database = database
         self.owned_only = redistribute == "owned"
+        # numpy views of the key hashes and of where each order was last sent (no copy:
+        # `sent_to` is read as it is when a redistribution starts)
+        self._hashes = np.frombuffer(book.key_hash, dtype=np.uint64)
+        self._sent_to = np.frombuffer(recorder.sent_to, dtype=np.int32)
 
     def dispatch(self, order: int) -> None:
         index = self.pinned[order]
         if index >= 0:
             super().dispatch(order)
             return
-        self.database.open.add(order)  # status N
         index = self.balancer.route(self.key_hash[order])
-        if index is not None:
+        if index is None:
+            self.database.write(order, -1)  # status N, waiting for a store
+        else:
+            self.database.write(order, index)
             self.recorder.sent_to[order] = index
             self.stores[index].accept(order)
 
@@ -123,22 +130,54 @@ class DatabaseQueue(RamOnly):
 
     def redistribute(self) -> None:
         """Route every online order still N over the stores up, in arrival order; with
-        `owned`, only those last sent to a store that is not a member (or to none)."""
-        route, sent_to, moves = self.balancer.route, self.recorder.sent_to, self.recorder.moves
-        moved = 0
-        orders = sorted(self.database.open)
+        `owned`, only those last sent to a store that is not a member (or to none).
+
+        Only the orders for which routing can do something are walked: under `owned`,
+        the database's index gives the orders of the stores out of the balancer; under
+        `all`, every N order's store is computed at once (`Balancer.route_many`) and an
+        order is walked only if its store changed or that store no longer holds it (it
+        crashed, or finished it and the D write has not landed): handing an order to a
+        store that holds it does nothing. Strategies without `route_many` (rendezvous,
+        jump, bounded), and traced runs (every `ignored` step is recorded), walk them all.
+        """
+        database, balancer = self.database, self.balancer
         if self.owned_only:
-            members = self.balancer.members
-            orders = [order for order in orders if sent_to[order] not in members]
+            orders = database.orders_of([-1, *balancer.outside])
+            count = len(orders)
+        else:
+            count = len(database.open)
+            orders = self._may_move() if self.recorder.trace is None else None
+            if orders is None:
+                orders = sorted(database.open)
+        moved = self._send(orders) if balancer.members else 0
+        self.recorder.event(self.env.now, "redistribute", orders=count, moved=moved)
+
+    def _may_move(self) -> list[int] | None:
+        """The N orders whose routing does something now, in arrival order; None if the
+        balancer cannot route them all at once."""
+        orders = np.fromiter(self.database.open, dtype=np.int64, count=len(self.database.open))
+        routes = self.balancer.route_many(self._hashes[orders])
+        if routes is None:
+            return None
+        last = self._sent_to[orders]
+        stores, sent_to = self.stores, self.recorder.sent_to
+        still = orders[routes == last].tolist()
+        gone = [order for order in still if order not in stores[sent_to[order]].held]
+        return sorted([*orders[routes != last].tolist(), *gone])
+
+    def _send(self, orders: list[int]) -> int:
+        """Route `orders` and hand each to its store; how many moved to another store."""
+        route, sent_to, moves = self.balancer.route, self.recorder.sent_to, self.recorder.moves
+        resend = self.database.resend
+        moved = 0
         for order in orders:
             index = route(self.key_hash[order])
-            if index is None:
-                break
             previous = sent_to[order]
             if index != previous:
                 if previous >= 0:
                     moves[order] += 1
                     moved += 1
                 sent_to[order] = index
+                resend(order, previous, index)
             self.stores[index].accept(order)
-        self.recorder.event(self.env.now, "redistribute", orders=len(orders), moved=moved)
+        return moved

@@ -51,7 +51,9 @@ def run_both(monkeypatch, scenario):
         assert any(event[1] == "detected_up" for event in polling.timeline)
 
 
-def scenario_of(seed, count, poll_interval, misses, mtbf, mttr, scripted, strategy="ring"):
+def scenario_of(
+    seed, count, poll_interval, misses, mtbf, mttr, scripted, strategy="ring", **balancer
+):
     return Scenario.from_mapping(
         {
             "name": "watch",
@@ -65,9 +67,9 @@ def scenario_of(seed, count, poll_interval, misses, mtbf, mttr, scripted, strate
                 "prep_time": {"dist": "exponential", "mean": 3},
             },
             "failures": {"mtbf": mtbf, "mttr": mttr, "scripted": scripted},
-            "database": {"ack_delay": 0.5},
+            "database": {"ack_delay": balancer.pop("ack_delay", 0.5)},
             "orchestrator": {"poll_interval": poll_interval, "misses": misses},
-            "balancer": {"strategy": strategy, "vnodes": 20},
+            "balancer": {"strategy": strategy, "vnodes": 20, **balancer},
             "designs": {
                 "all": {"queue": "db"},
                 "owned": {"queue": "db", "orchestrator": {"redistribute": "owned"}},
@@ -96,3 +98,41 @@ def test_watching_a_chain_where_stores_are_always_down(monkeypatch, strategy, se
     scripted = [{"store": s, "at": 100.0, "down_for": 4.0 + s % 3} for s in range(40)]
     scenario = scenario_of(seed, 40, 1.0, 2, 10.0, 5.0, scripted, strategy)
     run_both(monkeypatch, scenario)
+
+
+def walk_every_order(self):
+    """DatabaseQueue._may_move's stand-in: walk every N order, as the seed describes."""
+    return None
+
+
+def orders_of_by_scan(self, stores):
+    """Database.orders_of without the index: scan every N order."""
+    wanted = set(stores)
+    return sorted(o for o in self.open if self.recorder.sent_to[o] in wanted)
+
+
+@pytest.mark.parametrize("strategy", ["ring", "modulo", "maglev"])
+@pytest.mark.parametrize("ack_delay", [0.0, 0.5])
+@pytest.mark.parametrize("seed", [5, 6])
+def test_redistribution_walking_only_what_can_move_changes_nothing(
+    monkeypatch, strategy, ack_delay, seed
+):
+    """Under `all` only orders whose store changed or that their store no longer holds
+    are walked; under `owned` the orders of stores out come from the database's index."""
+    from sim.model.database import Database
+    from sim.model.designs import DatabaseQueue
+
+    scripted = [{"store": s, "at": 50.0, "down_for": 3.0} for s in range(0, 30, 2)]
+    scenario = scenario_of(
+        seed, 30, 1.0, 2, 20.0, 4.0, scripted, strategy, ack_delay=ack_delay, table_size=251
+    )
+    world = draw_world(scenario, 0)
+    for design in scenario.designs:
+        indexed = simulate(world, scenario.stores, design)
+        with monkeypatch.context() as patch:
+            patch.setattr(DatabaseQueue, "_may_move", walk_every_order)
+            patch.setattr(Database, "orders_of", orders_of_by_scan)
+            walked = simulate(world, scenario.stores, design)
+        assert pd.DataFrame(indexed.timeline).equals(pd.DataFrame(walked.timeline))
+        pd.testing.assert_frame_equal(indexed.orders_frame(world), walked.orders_frame(world))
+        assert sum(walked.moves) > 0

@@ -87,4 +87,7 @@ def test_the_balancer_routes_as_a_fresh_build_even_through_no_members(name, step
             assert many is None
             continue
         assert routed == answers(build(name, balancer.members, None))
-        assert many.tolist() == routed
+        if name in ("ring", "modulo", "maglev"):
+            assert many.tolist() == routed
+        else:
+            assert many is None
