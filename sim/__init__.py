@@ -7,12 +7,45 @@ Python use::
     results.summary          # design, metric, mean, ci_low, ci_high, n
 """
 
-__version__ = "0.1.0"  # before the imports: sim.cache keys its files by it
+from __future__ import annotations
 
-from sim import executors, plots
-from sim.experiment import Results, run
-from sim.loading import load_scenario
-from sim.scenario import Scenario, ScenarioError
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"  # sim.cache keys its files by it
+
+if TYPE_CHECKING:
+    from sim import executors, plots
+    from sim.experiment import Results, run
+    from sim.loading import load_scenario
+    from sim.scenario import Scenario, ScenarioError
+
+# Imported when first used (PEP 562), so that `python -m sim --help` and a refused scenario
+# do not pay for pandas and matplotlib.
+_LAZY = {
+    "executors": ("sim.executors", None),
+    "plots": ("sim.plots", None),
+    "Results": ("sim.experiment", "Results"),
+    "run": ("sim.experiment", "run"),
+    "load_scenario": ("sim.loading", "load_scenario"),
+    "Scenario": ("sim.scenario", "Scenario"),
+    "ScenarioError": ("sim.scenario", "ScenarioError"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "Results",

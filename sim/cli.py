@@ -14,16 +14,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sim.cache import Cache
-from sim.executors import check_address, make_runner
-from sim.experiment import run
-from sim.hashing_study import format_study, study
-from sim.loading import load_scenario
-from sim.outputs import replaceable, write_plan, write_results, write_study
-from sim.plan import plan
-from sim.scenario import Scenario, ScenarioError
-from sim.table import format_comparisons, format_plan, format_summary, format_sweep
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
+
+# The modules behind each command (numpy, pandas, pydantic, matplotlib) are imported in
+# the command that needs them, so that `--help` and argument errors answer at once.
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -152,6 +149,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _load(args: argparse.Namespace, sweeps: list[str] = ()) -> Scenario | None:
+    from sim.executors import check_address
+    from sim.loading import load_scenario
+    from sim.scenario import ScenarioError
+
     sets = list(args.sets)
     if args.seed is not None:
         sets.append(f"seed={args.seed}")
@@ -179,6 +180,8 @@ def _out(args: argparse.Namespace, scenario: Scenario, suffix: str = "") -> Path
 
 
 def _checked_out(out: Path) -> Path | None:
+    from sim.outputs import replaceable
+
     problem = replaceable(out)
     if problem is not None:
         print(f"error: --out {out}: {problem}", file=sys.stderr)
@@ -188,6 +191,12 @@ def _checked_out(out: Path) -> Path | None:
 
 def run_main(args: argparse.Namespace) -> int:
     """`python -m sim SCENARIO`: run, print, write."""
+    from sim.cache import Cache
+    from sim.executors import make_runner
+    from sim.experiment import run
+    from sim.outputs import write_results
+    from sim.table import format_comparisons, format_summary, format_sweep
+
     if args.precision is not None and not 0 < args.precision < 1:
         print("error: --precision must be between 0 and 1 (e.g. 0.05)", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -234,6 +243,11 @@ def plan_main(argv: list[str]) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from sim.executors import make_runner
+    from sim.outputs import write_plan
+    from sim.plan import plan
+    from sim.table import format_plan
+
     scenario = _load(args)
     out = _out(args, scenario, "_plan") if scenario is not None else None
     if scenario is None or out is None:
@@ -257,6 +271,9 @@ def hashing_main(argv: list[str]) -> int:
 
 
 def _hashing(args: argparse.Namespace) -> int:
+    from sim.hashing_study import format_study, study
+    from sim.outputs import write_study
+
     if not 2 <= args.stores <= 1000 or not 1 <= args.keys <= 10_000_000:
         print("error: --stores must be 2 to 1000 and --keys 1 to 10,000,000", file=sys.stderr)
         return EXIT_BAD_INPUT

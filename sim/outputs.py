@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from sim import plots, report
+from sim import report
 from sim.experiment import Results
 from sim.plan import evidence
 
@@ -40,6 +40,7 @@ def write_results(
 
 def write_study(frame: pd.DataFrame, out: Path) -> list[Path]:
     """Write the hashing study's `hashing.csv` and `hashing.png` into folder `out`."""
+    from sim import plots  # matplotlib is imported only to draw
 
     def write(folder: Path) -> list[str]:
         frame.to_csv(folder / "hashing.csv", index=False)
@@ -106,6 +107,8 @@ def _write_files(results: Results, folder: Path, tables: bool) -> list[str]:
 
 def _write_figures(results: Results, folder: Path) -> list[str]:
     """The plots that the results allow, and report.md embedding them."""
+    from sim import plots  # matplotlib is imported only to draw
+
     scenario, unit = results.scenario, results.scenario.time_unit
     if results.swept:
         plots.sweep(results.summary, results.swept, folder / "sweep.png", unit)
@@ -141,6 +144,7 @@ def _write_figures(results: Results, folder: Path) -> list[str]:
 
 def write_plan(scenario, evaluations: list, answer: int | None, out: Path) -> list[Path]:
     """The plan's evidence (plan.csv, plan.png) and the scenario as run, in folder `out`."""
+    from sim import plots  # matplotlib is imported only to draw
 
     def write(folder: Path) -> list[str]:
         frame = evidence(scenario.plan.key, evaluations, answer)
