@@ -37,21 +37,21 @@ class Database:
         self.ack_delay = ack_delay
         self.recorder = recorder
         self.open: set[int] = set()  # online orders with status N
-        self.sent_to: dict[int, set[int]] = {}  # store (-1: none) -> its orders in `open`
+        self.by_store: dict[int, set[int]] = {}  # store (-1: none) -> its orders in `open`
 
     def write(self, order: int, store: int) -> None:
         """A new online order, status N, sent to `store` (-1: to none)."""
         self.open.add(order)
-        self.sent_to.setdefault(store, set()).add(order)
+        self.by_store.setdefault(store, set()).add(order)
 
     def resend(self, order: int, old: int, new: int) -> None:
         """An N order last sent to `old` is now sent to `new`."""
-        self.sent_to[old].discard(order)
-        self.sent_to.setdefault(new, set()).add(order)
+        self.by_store[old].discard(order)
+        self.by_store.setdefault(new, set()).add(order)
 
     def orders_of(self, stores) -> list[int]:
         """The N orders last sent to any of `stores`, in arrival order."""
-        index = self.sent_to
+        index = self.by_store
         return sorted(order for store in stores if store in index for order in index[store])
 
     def finish(self, order: int, store) -> None:
@@ -70,7 +70,7 @@ class Database:
     def _land(self, order: int) -> None:
         if order in self.open:
             self.open.discard(order)
-            self.sent_to[self.recorder.sent_to[order]].discard(order)
+            self.by_store[self.recorder.sent_to[order]].discard(order)
         done_at = self.recorder.done_at
         if done_at[order] != done_at[order]:  # NaN: the first D write to land
             done_at[order] = self.env.now

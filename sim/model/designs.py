@@ -93,6 +93,11 @@ class DatabaseQueue(RamOnly):
         super().__init__(env, book, stores, balancer, recorder)
         self.database = database
         self.owned_only = redistribute == "owned"
+        # N orders (and some no longer N) that the store they were last sent to does not
+        # hold: it refused them (down), dropped them (crashed) or finished them (the D
+        # write not landed yet). Only a store's accept, finish and crash change what it
+        # holds, and each of those updates this set.
+        self.unheld: set[int] = set()
         # numpy views of the key hashes and of where each order was last sent (no copy:
         # `sent_to` is read as it is when a redistribution starts)
         self._hashes = np.frombuffer(book.key_hash, dtype=np.uint64)
@@ -109,15 +114,22 @@ class DatabaseQueue(RamOnly):
         else:
             self.database.write(order, index)
             self.recorder.sent_to[order] = index
-            self.stores[index].accept(order)
+            if not self.stores[index].accept(order):
+                self.unheld.add(order)  # down, not yet detected
 
     def kept_elsewhere(self, order: int) -> bool:
         """Online orders stay N in the database; walk-ins die with their store."""
         return self.pinned[order] < 0
 
+    def crash(self, store: Store) -> None:
+        super().crash(store)
+        self.unheld.update(self.database.by_store.get(store.index, ()))
+
     def completed(self, order: int, store: Store) -> None:
         super().completed(order, store)
         self.database.finish(order, store)
+        if order in self.database.open and self.recorder.sent_to[order] == store.index:
+            self.unheld.add(order)  # finished; its D write has not landed yet
 
     def stores_down(self, stores: list[Store]) -> None:
         """The orchestrator declared `stores` down: take them out, then redistribute."""
@@ -135,9 +147,8 @@ class DatabaseQueue(RamOnly):
         Only the orders for which routing can do something are walked: under `owned`,
         the database's index gives the orders of the stores out of the balancer; under
         `all`, every N order's store is computed at once (`Balancer.route_many`) and an
-        order is walked only if its store changed or that store no longer holds it (it
-        crashed, or finished it and the D write has not landed): handing an order to a
-        store that holds it does nothing. Strategies without `route_many` (rendezvous,
+        order is walked only if its store changed or that store does not hold it (see
+        `unheld`): handing an order to a store that holds it does nothing. Strategies without `route_many` (rendezvous,
         jump, bounded), and traced runs (every `ignored` step is recorded), walk them all.
         """
         database, balancer = self.database, self.balancer
@@ -153,17 +164,17 @@ class DatabaseQueue(RamOnly):
         self.recorder.event(self.env.now, "redistribute", orders=count, moved=moved)
 
     def _may_move(self) -> list[int] | None:
-        """The N orders whose routing does something now, in arrival order; None if the
-        balancer cannot route them all at once."""
-        orders = np.fromiter(self.database.open, dtype=np.int64, count=len(self.database.open))
+        """The N orders whose routing does something now, in arrival order: those whose
+        store changed and those their store does not hold. None if the balancer cannot
+        route them all at once."""
+        open_ = self.database.open
+        orders = np.fromiter(open_, dtype=np.int64, count=len(open_))
         routes = self.balancer.route_many(self._hashes[orders])
         if routes is None:
             return None
-        last = self._sent_to[orders]
-        stores, sent_to = self.stores, self.recorder.sent_to
-        still = orders[routes == last].tolist()
-        gone = [order for order in still if order not in stores[sent_to[order]].held]
-        return sorted([*orders[routes != last].tolist(), *gone])
+        self.unheld &= open_
+        changed = orders[routes != self._sent_to[orders]].tolist()
+        return sorted(self.unheld.union(changed))
 
     def _send(self, orders: list[int]) -> int:
         """Route `orders` and hand each to its store; how many moved to another store."""
@@ -179,5 +190,10 @@ class DatabaseQueue(RamOnly):
                     moved += 1
                 sent_to[order] = index
                 resend(order, previous, index)
-            self.stores[index].accept(order)
+            store = self.stores[index]
+            store.accept(order)
+            if store.up:
+                self.unheld.discard(order)  # it holds the order now, or already did
+            else:
+                self.unheld.add(order)
         return moved
