@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from simpy import Environment
 from simpy.events import Event
 
@@ -37,17 +38,31 @@ class Database:
         self.ack_delay = ack_delay
         self.recorder = recorder
         self.open: set[int] = set()  # online orders with status N
+        # The same as flags by order (1: in `open`), for passes over them all in numpy;
+        # orders before `oldest` are all 0 (an order is opened once, at arrival).
+        self.is_open = bytearray(len(recorder.sent_to))
+        self.oldest = 0
+        self.newest = -1  # the last order opened
         self.by_store: dict[int, set[int]] = {}  # store (-1: none) -> its orders in `open`
 
     def write(self, order: int, store: int) -> None:
         """A new online order, status N, sent to `store` (-1: to none)."""
         self.open.add(order)
+        self.is_open[order] = 1
+        self.newest = order
         self.by_store.setdefault(store, set()).add(order)
 
     def resend(self, order: int, old: int, new: int) -> None:
         """An N order last sent to `old` is now sent to `new`."""
         self.by_store[old].discard(order)
         self.by_store.setdefault(new, set()).add(order)
+
+    def open_orders(self) -> np.ndarray:
+        """The orders in `open`, in arrival order (a numpy pass over the recent ones)."""
+        flags = np.frombuffer(self.is_open, dtype=np.uint8)[self.oldest :]
+        orders = np.flatnonzero(flags) + self.oldest
+        self.oldest = int(orders[0]) if len(orders) else self.newest + 1
+        return orders
 
     def orders_of(self, stores) -> list[int]:
         """The N orders last sent to any of `stores`, in arrival order."""
@@ -70,6 +85,7 @@ class Database:
     def _land(self, order: int) -> None:
         if order in self.open:
             self.open.discard(order)
+            self.is_open[order] = 0
             self.by_store[self.recorder.sent_to[order]].discard(order)
         done_at = self.recorder.done_at
         if done_at[order] != done_at[order]:  # NaN: the first D write to land

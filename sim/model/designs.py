@@ -148,8 +148,9 @@ class DatabaseQueue(RamOnly):
         the database's index gives the orders of the stores out of the balancer; under
         `all`, every N order's store is computed at once (`Balancer.route_many`) and an
         order is walked only if its store changed or that store does not hold it (see
-        `unheld`): handing an order to a store that holds it does nothing. Strategies without `route_many` (rendezvous,
-        jump, bounded), and traced runs (every `ignored` step is recorded), walk them all.
+        `unheld`): handing an order to a store that holds it does nothing. Strategies
+        without `route_many` (rendezvous, jump, bounded), and traced runs (every
+        `ignored` step is recorded), walk them all.
         """
         database, balancer = self.database, self.balancer
         if self.owned_only:
@@ -167,12 +168,11 @@ class DatabaseQueue(RamOnly):
         """The N orders whose routing does something now, in arrival order: those whose
         store changed and those their store does not hold. None if the balancer cannot
         route them all at once."""
-        open_ = self.database.open
-        orders = np.fromiter(open_, dtype=np.int64, count=len(open_))
+        orders = self.database.open_orders()
         routes = self.balancer.route_many(self._hashes[orders])
         if routes is None:
             return None
-        self.unheld &= open_
+        self.unheld &= self.database.open
         changed = orders[routes != self._sent_to[orders]].tolist()
         return sorted(self.unheld.union(changed))
 
