@@ -45,6 +45,19 @@ def held_over_time(trace: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="change")
 
 
+#: Per-store figures draw at most this many stores (the first ones): a band or a bar for
+#: each of a chain's thousands of stores would be unreadable and slow to draw.
+MAX_STORES_DRAWN = 40
+
+
+def _first_stores(trace: pd.DataFrame, stores: int) -> tuple[pd.DataFrame, int, str]:
+    """The trace of the stores drawn, how many, and a note for the title when clipped."""
+    if stores <= MAX_STORES_DRAWN:
+        return trace, stores, ""
+    kept = trace[trace["store"] < MAX_STORES_DRAWN]
+    return kept, MAX_STORES_DRAWN, f" (stores 0 to {MAX_STORES_DRAWN - 1} of {stores:,})"
+
+
 def timeline(
     timeline_frame: pd.DataFrame,
     trace: pd.DataFrame,
@@ -60,6 +73,7 @@ def timeline(
     band the number of orders the store holds (scaled to the band; peak in the legend)."""
     events = timeline_frame[timeline_frame["replication"] == replication]
     designs = list(trace["design"].cat.categories)
+    trace, stores, clipped = _first_stores(trace, stores)
     held = held_over_time(trace)
     peak = max(1, int(held["held"].max()) if len(held) else 1)
     colors = design_colors(designs)
@@ -94,7 +108,9 @@ def timeline(
             f"{design}: orders held per store (band = 0 to {peak})", loc="left", fontsize="medium"
         )
     axes[-1, 0].set(xlim=(0, horizon), xlabel=f"time ({time_unit})")
-    fig.suptitle(f"Replication {replication}: stores up and down, and the orders they hold")
+    fig.suptitle(
+        f"Replication {replication}: stores up and down, and the orders they hold{clipped}"
+    )
     return _save(fig, path)
 
 
@@ -192,6 +208,7 @@ def load_after_crash(
         (timeline_frame["replication"] == replication) & (timeline_frame["event"] == "redistribute")
     ]
     designs = [d for d in trace["design"].cat.categories if (events["design"] == d).any()]
+    trace, stores, clipped = _first_stores(trace, stores)
     held = held_over_time(trace)
     fig, axes = plt.subplots(
         1,
@@ -214,7 +231,7 @@ def load_after_crash(
     axes[0, 0].legend()
     if not designs:
         axes[0, 0].text(0.5, 0.5, "no redistribution in replication 0", ha="center")
-    fig.suptitle("Orders per store around the first redistribution")
+    fig.suptitle(f"Orders per store around the first redistribution{clipped}")
     return _save(fig, path)
 
 
