@@ -6,9 +6,11 @@ store as in the file, one replication of 8 simulated hours of orders plus the dr
 design at a time (`mq_ring` at every size; `ram_only` and `mq_modulo` at 600 stores).
 Each case runs in a fresh process on one core (`sim.run`, no pool) and prints orders,
 wall seconds of `sim.run` (drawing the world, simulating, metrics), microseconds per
-order, and the process's peak resident memory per order (`ru_maxrss`, so the interpreter
-and imports are in it). Measurements, not tests: run it on a quiet machine, and read the
-load average it prints beside the table.
+order, the CPU seconds of `sim.run` (this process's, so other processes on a busy
+machine inflate the wall time more than this) and microseconds of CPU per order, and the
+process's peak resident memory per order (`ru_maxrss`, so the interpreter and imports are
+in it). Measurements, not tests: run it on a quiet machine, and read the load averages
+it prints beside the table.
 """
 
 from __future__ import annotations
@@ -48,12 +50,19 @@ def case(stores: int, design: str) -> dict:
     import sim
 
     scenario = chain(stores, design)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     results = sim.run(scenario)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     orders = int(results.replications["arrived"].sum())
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"stores": stores, "design": design, "orders": orders, "seconds": seconds, "rss": rss}
+    return {
+        "stores": stores,
+        "design": design,
+        "orders": orders,
+        "seconds": seconds,
+        "cpu": cpu,
+        "rss": rss,
+    }
 
 
 def measure(stores: int, design: str) -> dict:
@@ -80,25 +89,31 @@ def main() -> int:
     sizes = [int(s) for s in args.stores.split(",")]
     plan = [(n, "mq_ring") for n in sizes] + [(d, n) for n, d in OTHER_DESIGNS if n in sizes]
     plan = [(p if isinstance(p[0], int) else (p[1], p[0])) for p in plan]
-    print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
-    print(f"{'stores':>7} {'design':<10}{'orders':>11}{'wall s':>9}{'us/order':>10}"
-          f"{'peak RSS/order':>16}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)", flush=True)
+    print(
+        f"{'stores':>7} {'design':<10}{'orders':>11}{'wall s':>9}{'us/order':>10}"
+        f"{'CPU s':>8}{'CPU us/order':>14}{'peak RSS':>10}{'RSS/order':>11}"
+    )
     rows = []
     for stores, design in plan:
         row = measure(stores, design)
         rows.append(row)
         print(
             f"{stores:>7,} {design:<10}{row['orders']:>11,}{row['seconds']:>9.1f}"
-            f"{row['seconds'] / row['orders'] * 1e6:>10.1f}"
-            f"{row['rss'] / row['orders'] / 1024:>13.2f} KiB",
+            f"{row['seconds'] / row['orders'] * 1e6:>10.1f}{row['cpu']:>8.1f}"
+            f"{row['cpu'] / row['orders'] * 1e6:>14.1f}{row['rss'] / 2**20:>7.0f} MiB"
+            f"{row['rss'] / row['orders'] / 1024:>7.2f} KiB",
             flush=True,
         )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     base = next(r for r in rows if r["design"] == "mq_ring")
-    unit = base["seconds"] / base["orders"]
     for row in rows[1:]:
-        ratio = row["seconds"] / row["orders"] / unit
-        print(f"  {row['stores']:>6,} {row['design']:<10} us/order {ratio:.2f}x {base['stores']}")
+        wall = row["seconds"] / row["orders"] / (base["seconds"] / base["orders"])
+        cpu = row["cpu"] / row["orders"] / (base["cpu"] / base["orders"])
+        print(
+            f"  {row['stores']:>6,} {row['design']:<10} per order: wall {wall:.2f}x, "
+            f"CPU {cpu:.2f}x {base['stores']:,} stores"
+        )
     return 0
 
 
