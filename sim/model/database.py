@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import numpy as np
 from simpy import Environment
 from simpy.events import Event
@@ -43,19 +45,20 @@ class Database:
         self.is_open = bytearray(len(recorder.sent_to))
         self.oldest = 0
         self.newest = -1  # the last order opened
-        self.by_store: dict[int, set[int]] = {}  # store (-1: none) -> its orders in `open`
+        # store (-1: none) -> its orders in `open`
+        self.by_store: defaultdict[int, set[int]] = defaultdict(set)
 
     def write(self, order: int, store: int) -> None:
         """A new online order, status N, sent to `store` (-1: to none)."""
         self.open.add(order)
         self.is_open[order] = 1
         self.newest = order
-        self.by_store.setdefault(store, set()).add(order)
+        self.by_store[store].add(order)
 
     def resend(self, order: int, old: int, new: int) -> None:
         """An N order last sent to `old` is now sent to `new`."""
         self.by_store[old].discard(order)
-        self.by_store.setdefault(new, set()).add(order)
+        self.by_store[new].add(order)
 
     def open_orders(self) -> np.ndarray:
         """The orders in `open`, in arrival order (a numpy pass over the recent ones)."""

@@ -21,6 +21,11 @@ from sim.model.store import Store
 from sim.records import CRASH, STORE_DOWN, Recorder
 
 
+#: Under `all`, below this many N orders walking them all in Python costs less than the
+#: numpy pass that finds those that can move (about 100 us of fixed cost).
+WALK_ALL_BELOW = 200
+
+
 class RamOnly:
     """Route each order to a store over all stores; a crash loses what the store held."""
 
@@ -128,8 +133,9 @@ class DatabaseQueue(RamOnly):
     def completed(self, order: int, store: Store) -> None:
         super().completed(order, store)
         self.database.finish(order, store)
-        if order in self.database.open and self.recorder.sent_to[order] == store.index:
-            self.unheld.add(order)  # finished; its D write has not landed yet
+        if self.database.ack_delay and order in self.database.open:
+            if self.recorder.sent_to[order] == store.index:
+                self.unheld.add(order)  # finished; its D write has not landed yet
 
     def stores_down(self, stores: list[Store]) -> None:
         """The orchestrator declared `stores` down: take them out, then redistribute."""
@@ -149,8 +155,8 @@ class DatabaseQueue(RamOnly):
         `all`, every N order's store is computed at once (`Balancer.route_many`) and an
         order is walked only if its store changed or that store does not hold it (see
         `unheld`): handing an order to a store that holds it does nothing. Strategies
-        without `route_many` (rendezvous, jump, bounded), and traced runs (every
-        `ignored` step is recorded), walk them all.
+        without `route_many` (rendezvous, jump, bounded), traced runs (every `ignored`
+        step is recorded) and small databases (`WALK_ALL_BELOW`) walk them all.
         """
         database, balancer = self.database, self.balancer
         if self.owned_only:
@@ -158,7 +164,8 @@ class DatabaseQueue(RamOnly):
             count = len(orders)
         else:
             count = len(database.open)
-            orders = self._may_move() if self.recorder.trace is None else None
+            few = count <= WALK_ALL_BELOW or self.recorder.trace is not None
+            orders = None if few else self._may_move()
             if orders is None:
                 orders = sorted(database.open)
         moved = self._send(orders) if balancer.members else 0

@@ -127,6 +127,7 @@ def test_redistribution_walking_only_what_can_move_changes_nothing(
         seed, 30, 1.0, 2, 20.0, 4.0, scripted, strategy, ack_delay=ack_delay, table_size=251
     )
     world = draw_world(scenario, 0)
+    monkeypatch.setattr("sim.model.designs.WALK_ALL_BELOW", 0)  # a small chain's database
     for design in scenario.designs:
         indexed = simulate(world, scenario.stores, design)
         with monkeypatch.context() as patch:
