@@ -8,15 +8,49 @@ Python use::
     sim.plots.timeline(results)   # a Figure; sim.save(results, "out") writes the folder
 """
 
-import sim.interrupts  # noqa: F401 (first of all: a Ctrl-C during the imports below is quiet)
+from __future__ import annotations
 
-__version__ = "0.1.0"  # before the imports: sim.cache keys its files by it
+import importlib
+from typing import TYPE_CHECKING
 
-from sim import executors, plots
-from sim.experiment import Results, run
-from sim.loading import load_scenario
-from sim.outputs import save
-from sim.scenario import Scenario, ScenarioError
+import sim.interrupts  # noqa: F401 (first: a Ctrl-C while the heavy modules load is quiet)
+
+__version__ = "0.1.0"  # sim.cache keys its files by it
+
+if TYPE_CHECKING:
+    from sim import executors, plots
+    from sim.experiment import Results, run
+    from sim.loading import load_scenario
+    from sim.outputs import save
+    from sim.scenario import Scenario, ScenarioError
+
+# Imported when first used (PEP 562), so that `python -m sim --help` and a refused scenario
+# do not pay for pandas and matplotlib.
+_LAZY = {
+    "executors": ("sim.executors", None),
+    "plots": ("sim.plots", None),
+    "Results": ("sim.experiment", "Results"),
+    "run": ("sim.experiment", "run"),
+    "load_scenario": ("sim.loading", "load_scenario"),
+    "save": ("sim.outputs", "save"),
+    "Scenario": ("sim.scenario", "Scenario"),
+    "ScenarioError": ("sim.scenario", "ScenarioError"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "Results",

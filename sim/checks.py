@@ -20,31 +20,59 @@ if TYPE_CHECKING:
 
 #: Guards against runs that could never finish or fit in memory.
 MAX_ORDERS_PER_REPLICATION = 50_000_000
-MAX_POLLS_PER_REPLICATION = 50_000_000
 MAX_CRASHES_PER_STORE = 1_000_000
-MAX_RING_POINTS = 200_000  # a ring is rebuilt for each membership a run sees
+MAX_RING_POINTS = 20_000_000  # 12 bytes a point, built once per process
 MAX_OUTAGES_PER_REPLICATION = 5_000_000
 MAX_SWEEP_CELLS = 10_000
-#: Balancer entries (ring points, Maglev slots, members) rebuilt per run: about 1 µs each.
-MAX_REBUILD_WORK = 500_000_000
+#: The most one replication of one design may be estimated to take, on one core.
+MAX_SECONDS_PER_DESIGN_RUN = 4 * 3600
+#: One-core seconds per unit of work, measured on a two-core machine (rounded up): what
+#: `run_cost` counts. An order's own events; one hash or load read in a look-up; one
+#: member copied when a member list changes; one probe filling a Maglev table; one
+#: store visited in a poll round, and a round itself; one N order looked at by a
+#: redistribution in numpy (`all`, ring/modulo/maglev) or routed one by one; one ring
+#: point built.
+SECONDS_PER = {
+    "order": 40e-6,
+    "hash": 0.5e-6,
+    "member": 0.02e-6,
+    "maglev_probe": 0.5e-6,
+    "visit": 4e-6,
+    "round": 10e-6,
+    "scanned_order": 0.5e-6,
+    "routed_order": 3e-6,
+    "ring_point": 1e-6,
+}
+#: Which key to change when a term of `run_cost` is the largest of a run refused.
+COST_KEYS = {
+    "orders": ("duration",),
+    "look-ups": ("balancer", "strategy"),
+    "membership changes": ("balancer", "strategy"),
+    "poll rounds": ("orchestrator", "poll_interval"),
+    "redistributions": ("orchestrator", "redistribute"),
+    "ring": ("balancer", "vnodes"),
+}
 
 
 def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile) -> list[Problem]:
-    """A design's checks that involve the world: polls, ring size, weights."""
+    """A design's checks that involve the world: its cost, ring size, weights."""
 
     def where(section: str, key: str) -> tuple[str, ...]:
         overridden = key in getattr(entry, section) and raw.designs is not None
         return ("designs", design.name, section, key) if overridden else (section, key)
 
     count, problems = raw.stores.count, []
-    horizon = raw.duration + (raw.drain if raw.drain is not None else raw.duration / 4)
-    polls = horizon / design.orchestrator.poll_interval * count
-    if design.queue == "db" and polls > MAX_POLLS_PER_REPLICATION:
+    cost = run_cost(design, raw)
+    if sum(cost.values()) > MAX_SECONDS_PER_DESIGN_RUN:
+        term = max(cost, key=cost.__getitem__)
+        section, *key = COST_KEYS[term]
+        terms = ", ".join(f"{name} {seconds:.3g}" for name, seconds in cost.items() if seconds)
         problems.append(
             Problem(
-                where("orchestrator", "poll_interval"),
-                f"({design.orchestrator.poll_interval:g}) means {polls:.3g} polls of "
-                f"{count} stores per run; the limit is {MAX_POLLS_PER_REPLICATION:.0e}",
+                where(section, key[0]) if key else (section,),
+                f"the run of design {design.name} would take about {sum(cost.values()):.3g} s "
+                f"on one core, mostly {term} ({terms}); the limit is "
+                f"{MAX_SECONDS_PER_DESIGN_RUN:,} s",
             )
         )
     spec = design.balancer
@@ -69,34 +97,59 @@ def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile)
         )
     if spec.strategy == "maglev" and spec.table_size < count:
         problems.append(Problem(where("balancer", "table_size"), f"must be at least {count}"))
-    return problems + churn_problems(design, raw, points)
+    return problems
 
 
-def churn_problems(design: DesignSpec, raw: _ScenarioFile, points: int) -> list[Problem]:
-    """Store churn: each store declared down or back up rebuilds the balancer, whose cost
-    grows with its size (a ring's points, a Maglev table), so many crashes of a large
-    balancer cost more than the orders. Counted as an upper bound: every crash detected."""
-    if design.queue != "db":
-        return []  # only the orchestrator changes a balancer's members
-    failures, count = raw.failures, raw.stores.count
-    horizon = raw.duration + (raw.drain if raw.drain is not None else raw.duration / 4)
-    crashes = len(failures.scripted)
-    if failures.mtbf is not None:
-        crashes += count * horizon / failures.mtbf
-    spec = design.balancer
-    cost = {"ring": points, "bounded": points, "maglev": spec.table_size}.get(spec.strategy, count)
-    work = 2 * crashes * cost  # declared down, then back up
-    if work <= MAX_REBUILD_WORK:
-        return []
-    key = ("failures", "mtbf") if failures.mtbf is not None else ("failures", "scripted")
-    return [
-        Problem(
-            key,
-            f"about {2 * crashes:.3g} balancer changes per run (stores declared down and "
-            f"up) times {cost:,} entries rebuilt each by {spec.strategy} "
-            f"(design {design.name}): {work:.3g}; the limit is {MAX_REBUILD_WORK:.0e}",
+def run_cost(design: DesignSpec, raw: _ScenarioFile) -> dict[str, float]:
+    """Estimated one-core seconds of one replication of `design`, by what they go to.
+
+    Counts what grows with the chain: orders (each a few events); look-ups (one hash per
+    member for rendezvous, one load read per member for bounded loads); membership
+    changes (two per detected crash: the strategy's update, a Maglev refill once per poll
+    round that changes members, unless cached); poll rounds (the orchestrator wakes at a
+    crash and visits the stores it watches: a crashed store until it is declared down,
+    `misses` rounds or its outage, and once more when it comes back); redistributions
+    (at most one per round, each looking at every N order under `all`, in numpy or one by
+    one as the strategy allows); and building the ring's points. Rates are the means of
+    the scenario, so this is an estimate, not a bound; SECONDS_PER says what a unit costs.
+    """
+    count, horizon = (
+        raw.stores.count,
+        raw.duration + (raw.drain if raw.drain is not None else raw.duration / 4),
+    )
+    orders, failures = raw.orders, raw.failures
+    online = orders.online.rate * raw.duration
+    arrived = online + orders.offline.rate * count * raw.duration
+    spec, strategy = design.balancer, design.balancer.strategy
+    per_lookup = {"rendezvous": count, "bounded": count}.get(strategy, 0) * SECONDS_PER["hash"]
+    outage = failures.mttr or 0.0
+    crashes = float(len(failures.scripted))
+    if failures.mtbf is not None and failures.mttr is not None:
+        crashes += count * horizon / (failures.mtbf + failures.mttr)
+    outage = max([outage, *(c.down_for for c in failures.scripted)])
+    cost = {"orders": arrived * SECONDS_PER["order"], "look-ups": online * per_lookup}
+    points = sum(max(1, round(spec.vnodes * spec.weights.get(s, 1.0))) for s in range(count))
+    cost["ring"] = points * SECONDS_PER["ring_point"] if strategy in ("ring", "bounded") else 0.0
+    if design.queue != "db" or crashes == 0:
+        return cost
+    poll = design.orchestrator.poll_interval
+    watched = min(design.orchestrator.misses, math.ceil(outage / poll)) + 2
+    rounds = min(horizon / poll, crashes * watched)
+    changes = 2 * crashes
+    per_change = count * SECONDS_PER["member"] if strategy in ("modulo", "rendezvous") else 0.0
+    if strategy == "maglev":
+        per_change = count * SECONDS_PER["member"] + min(1.0, rounds / changes) * (
+            spec.table_size * math.log(spec.table_size) * SECONDS_PER["maglev_probe"]
         )
-    ]
+    cost["membership changes"] = changes * per_change
+    cost["poll rounds"] = rounds * SECONDS_PER["round"] + crashes * watched * SECONDS_PER["visit"]
+    redistributions = min(rounds, crashes)
+    waiting = orders.online.rate * (orders.prep_time.mean + poll * design.orchestrator.misses)
+    if design.orchestrator.redistribute == "all":
+        vectorized = strategy in ("ring", "modulo", "maglev")
+        per_order = SECONDS_PER["scanned_order"] if vectorized else SECONDS_PER["routed_order"]
+        cost["redistributions"] = redistributions * waiting * (per_order + per_lookup)
+    return cost
 
 
 def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:

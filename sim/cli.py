@@ -16,30 +16,25 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import matplotlib
+from typing import TYPE_CHECKING
 
 from sim import __version__
-from sim.cache import Cache
 from sim.executors import (
     DEFAULT_CLUSTER_TIMEOUT,
     MAX_CLUSTER_TIMEOUT,
     ClusterError,
     check_address,
     check_jobs,
-    make_runner,
 )
-from sim.experiment import run
-from sim.hashing_study import format_study, study
 from sim.interrupts import EXIT_INTERRUPTED
-from sim.loading import load_scenario
 from sim.lock import Busy, lock_path, locked
-from sim.outputs import replaceable, write_plan, write_results, write_study
-from sim.plan import plan
-from sim.scenario import Scenario, ScenarioError
-from sim.suggest import closest
-from sim.table import format_comparisons, format_plan, format_summary, format_sweep
 from sim.terminal import EXIT_BROKEN_PIPE, say, silence_stdout
+
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
+
+# The modules behind each command (numpy, pandas, pydantic, matplotlib) are imported in
+# the command that needs them, so that `--help` and argument errors answer at once.
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 #: The most replications `--precision` may add up to (the scenario's own limit).
@@ -156,7 +151,9 @@ def hashing_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    matplotlib.use("Agg")  # the command line writes figures to files and never shows one
+    # The command line writes figures to files and never shows one; set before matplotlib
+    # is imported (lazily, by the command that draws), so no GUI backend is tried.
+    os.environ["MPLBACKEND"] = "Agg"
     commands = {"hashing": hashing_main, "plan": plan_main}
     command = commands.get(argv[0] if argv else "")
     if command is not None:
@@ -170,6 +167,8 @@ def _mistyped_command(word: str, commands) -> bool:
     """Say "did you mean" for a first argument that is no file but near a subcommand."""
     if word.startswith("-") or Path(word).exists():
         return False
+    from sim.suggest import closest
+
     match = closest(word, commands)
     if match is None:
         return False
@@ -226,6 +225,9 @@ def _interrupt(signum: int, frame: object) -> None:
 def _load(args: argparse.Namespace, sweeps: list[str] = ()) -> Scenario | None:
     """The scenario with the command line's overrides, or None after saying what is wrong
     with it or with the other options."""
+    from sim.loading import load_scenario
+    from sim.scenario import ScenarioError
+
     sets = list(args.sets)
     if args.seed is not None:
         sets.append(f"seed={args.seed}")
@@ -266,6 +268,8 @@ def _out(args: argparse.Namespace, scenario: Scenario, suffix: str = "") -> Path
 
 
 def _checked_out(out: Path) -> Path | None:
+    from sim.outputs import replaceable
+
     problem = replaceable(out)
     if problem is not None:
         say(f"error: --out {out}: {problem}", sys.stderr)
@@ -315,6 +319,11 @@ def _printing(out: Path) -> Iterator[None]:
 
 def run_main(args: argparse.Namespace) -> int:
     """`python -m sim SCENARIO`: run, write, then print."""
+    from sim.cache import Cache
+    from sim.executors import make_runner
+    from sim.experiment import run
+    from sim.outputs import write_results
+
     scenario = _load(args, args.sweeps)
     out = _out(args, scenario) if scenario is not None else None
     if scenario is None or out is None:
@@ -349,6 +358,8 @@ def run_main(args: argparse.Namespace) -> int:
 
 def _print_results(results, scenario: Scenario) -> None:
     """The tables, then the notes (written already: printing can fail without loss)."""
+    from sim.table import format_comparisons, format_summary, format_sweep
+
     if scenario.sweep:
         say(format_sweep(results.summary, scenario))
     else:
@@ -367,6 +378,11 @@ def plan_main(argv: list[str]) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from sim.executors import make_runner
+    from sim.outputs import write_plan
+    from sim.plan import plan
+    from sim.table import format_plan
+
     scenario = _load(args)
     out = _out(args, scenario, "_plan") if scenario is not None else None
     if scenario is None or out is None:
@@ -390,6 +406,9 @@ def hashing_main(argv: list[str]) -> int:
 
 
 def _hashing(args: argparse.Namespace) -> int:
+    from sim.hashing_study import format_study, study
+    from sim.outputs import write_study
+
     if not 2 <= args.stores <= 1000 or not 1 <= args.keys <= 10_000_000:
         say("error: --stores must be 2 to 1000 and --keys 1 to 10,000,000", sys.stderr)
         return EXIT_BAD_INPUT

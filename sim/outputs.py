@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import yaml
 
-from sim import plots, report
+from sim import report
 from sim.experiment import Results
 from sim.plan import PlanResults
 
@@ -64,6 +64,7 @@ def write_results(
 
 def write_study(frame: pd.DataFrame, out: Path) -> list[Path]:
     """Write the hashing study's `hashing.csv` and `hashing.png` into folder `out`."""
+    from sim import plots  # matplotlib is imported only to draw
 
     def write(folder: Path) -> list[str]:
         frame.to_csv(folder / "hashing.csv", index=False)
@@ -142,6 +143,8 @@ def _write_files(results: Results, folder: Path, tables: bool) -> list[str]:
 
 def _write_figures(results: Results, folder: Path) -> list[str]:
     """The plots that the results allow, and report.md embedding them."""
+    from sim import plots  # matplotlib is imported only to draw
+
     if results.swept:
         figures = {"Across the sweep": ("sweep.png", plots.sweep)}
     else:
@@ -164,6 +167,7 @@ def _write_figures(results: Results, folder: Path) -> list[str]:
 
 def write_plan(results: PlanResults, out: Path) -> list[Path]:
     """The plan's evidence (plan.csv, plan.png) and the scenario as run, in folder `out`."""
+    from sim import plots  # matplotlib is imported only to draw
 
     def write(folder: Path) -> list[str]:
         results.evidence.to_csv(folder / "plan.csv", index=False)

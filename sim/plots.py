@@ -81,6 +81,19 @@ def _needs_trace(results) -> pd.DataFrame:
     return results.trace
 
 
+#: Per-store figures draw at most this many stores (the first ones): a band or a bar for
+#: each of a chain's thousands of stores would be unreadable and slow to draw.
+MAX_STORES_DRAWN = 40
+
+
+def _first_stores(trace: pd.DataFrame, stores: int) -> tuple[pd.DataFrame, int, str]:
+    """The trace of the stores drawn, how many, and a note for the title when clipped."""
+    if stores <= MAX_STORES_DRAWN:
+        return trace, stores, ""
+    kept = trace[trace["store"] < MAX_STORES_DRAWN]
+    return kept, MAX_STORES_DRAWN, f" (stores 0 to {MAX_STORES_DRAWN - 1} of {stores:,})"
+
+
 def timeline(
     results,
     replication: int = 0,
@@ -100,6 +113,8 @@ def timeline(
     designs = list(trace["design"].cat.categories)
     stores, horizon, unit = scenario.stores.count, scenario.horizon, scenario.time_unit
     start, end, zoomed = _window(events, horizon, window)
+    trace, stores, clipped = _first_stores(trace, stores)
+    events = events[~(events["store"] >= stores)]  # keep chain-wide events (no store)
     held = held_over_time(trace)
     peak = max(1, int(held["held"].max()) if len(held) else 1)
     cols = 1 if len(designs) <= 3 else 2
@@ -120,7 +135,11 @@ def timeline(
         if zoomed
         else ""
     )
-    title(fig, ax, f"Replication {replication}: stores up and down, and the orders they hold{note}")
+    title(
+        fig,
+        ax,
+        f"Replication {replication}: stores up and down, and the orders they hold{clipped}{note}",
+    )
     legend_below(fig, _timeline_legend(designs, colors, peak))
     return finish(fig, path)
 
@@ -227,6 +246,7 @@ def load_after_crash(
     traced replication, per design: where a dead store's orders went. The stores
     declared down at that moment are labelled and hatched."""
     trace, stores = _needs_trace(results), results.scenario.stores.count
+    trace, stores, clipped = _first_stores(trace, stores)
     timeline_frame = results.timeline[results.timeline["replication"] == replication]
     moments = timeline_frame[timeline_frame["event"] == "redistribute"]
     designs = [d for d in trace["design"].cat.categories if (moments["design"] == d).any()]
@@ -251,7 +271,9 @@ def load_after_crash(
     else:
         axes[0, 0].set_visible(True)
         axes[0, 0].text(0.5, 0.5, f"no redistribution in replication {replication}", ha="center")
-    title(fig, ax, "Orders per store just before and just after the first redistribution")
+    title(
+        fig, ax, f"Orders per store just before and just after the first redistribution{clipped}"
+    )
     return finish(fig, path)
 
 

@@ -25,7 +25,7 @@ class _Section(BaseModel):
 class StoresSpec(_Section):
     """How many stores there are and how many orders each prepares at once."""
 
-    count: int = Field(ge=1, le=10_000)
+    count: int = Field(ge=1, le=1_000_000)
     workers: int = Field(default=1, ge=1, le=100_000)
 
 

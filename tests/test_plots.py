@@ -169,3 +169,25 @@ def test_no_figures_without_asking(results, tmp_path):
         "scenario.yaml",
         "summary.csv",
     ]
+
+
+def test_per_store_figures_of_a_chain_draw_its_first_stores(tmp_path, monkeypatch):
+    """A chain of 300 stores draws MAX_STORES_DRAWN bands and pairs of bars, not 300
+    (the figure stays a readable size, whatever the chain); 4 here, to draw quickly."""
+    scenario = sim.load_scenario(
+        ROOT / "scenarios" / "dominoes.yaml",
+        replications=1,
+        duration=60,
+        drain=30,
+        stores__count=300,
+        orders__online__rate=20.0,
+        failures__mtbf=60,
+        failures__scripted=[],
+    )
+    chain = sim.run(scenario, keep_orders=True, trace=True)
+    monkeypatch.setattr(plots, "MAX_STORES_DRAWN", 4)
+    path = plots.timeline(chain.timeline, chain.trace, tmp_path / "t.png", 300, 90.0)
+    _, height = png_size(path)
+    _, small = png_size(plots.timeline(chain.timeline, chain.trace, tmp_path / "s.png", 4, 90.0))
+    assert height == small
+    plots.load_after_crash(chain.trace, chain.timeline, tmp_path / "l.png", 300)

@@ -24,15 +24,24 @@ def rehash(value: int, seed: int) -> int:
 
 
 class Strategy(Protocol):
-    """Maps key hashes to member stores; built for one membership, then fixed.
+    """Maps key hashes to member stores.
 
     `lookup` is a pure function of the key hash and the membership (and, for bounded
-    loads, of the current loads): the same answer in every process, on every machine.
+    loads, of the current loads): the same answer in every process, on every machine,
+    and the same whether the membership was built at once or reached by `add` and
+    `remove` (which change it in place, at the cost the algorithm allows; a strategy
+    always keeps at least one member). Strategies whose answers can be computed for many
+    keys at once also have `lookup_many(key_hashes: np.ndarray) -> np.ndarray`.
     """
 
-    members: tuple[int, ...]
+    @property
+    def members(self) -> tuple[int, ...]: ...
 
     def lookup(self, key_hash: int) -> int: ...
+
+    def add(self, store: int) -> None: ...
+
+    def remove(self, store: int) -> None: ...
 
 
 def sorted_members(members: Iterable[int]) -> tuple[int, ...]:

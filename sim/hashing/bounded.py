@@ -6,8 +6,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 
-from sim.hashing.base import sorted_members
-from sim.hashing.ring import ring_points
+from sim.hashing.ring import Ring
 
 
 class BoundedLoads:
@@ -18,6 +17,10 @@ class BoundedLoads:
     a key may skip its ring owner when that owner is full. `load(store)` tells how many
     orders a store holds right now. The answer depends on the loads, so keys of stores
     that stayed up can move when loads shift: the price of the bound.
+
+    Membership is the ring's (`add` and `remove` flip one store's flag). The cap sums the
+    members' loads, so a look-up costs one `load` call per member: bounded loads do not
+    scale to thousands of stores (the size check counts it).
     """
 
     def __init__(
@@ -30,22 +33,33 @@ class BoundedLoads:
     ):
         if epsilon <= 0:
             raise ValueError(f"epsilon must be positive, got {epsilon}")
-        self.members = sorted_members(members)
+        self._ring = Ring(members, vnodes, weights)
         self.load = load
         self.epsilon = epsilon
-        self._points, self._owners = ring_points(self.members, vnodes, weights)
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        return self._ring.members
+
+    def add(self, store: int) -> None:
+        self._ring.add(store)
+
+    def remove(self, store: int) -> None:
+        self._ring.remove(store)
 
     def cap(self) -> int:
         """The most orders any member may hold once the next order is placed."""
-        total = sum(self.load(store) for store in self.members) + 1
-        return math.ceil((1 + self.epsilon) * total / len(self.members))
+        members = self._ring.members
+        total = sum(self.load(store) for store in members) + 1
+        return math.ceil((1 + self.epsilon) * total / len(members))
 
     def lookup(self, key_hash: int) -> int:
         cap = self.cap()
-        owners = self._owners
-        start = bisect_right(self._points, key_hash)
+        base, alive = self._ring._base, self._ring._alive
+        owners, stores = base.owners, base.stores
+        start = bisect_right(base.points, key_hash)
         for step in range(len(owners)):
-            store = owners[(start + step) % len(owners)]
-            if self.load(store) < cap:
-                return store
+            slot = owners[(start + step) % len(owners)]
+            if alive[slot] and self.load(stores[slot]) < cap:
+                return stores[slot]
         raise AssertionError("unreachable: the members' loads sum to less than n * cap")

@@ -30,14 +30,36 @@ class Jump:
     it lands on a member. Keys of members never move; the keys of a store that leaves
     spread evenly over the others, and come back to it when it returns. After 64 misses
     (only when almost no store is up) the key falls back to hash mod n over the members.
+    `add` and `remove` change only the set of members: there is nothing to rebuild.
     """
 
     def __init__(self, members: Iterable[int], stores: int):
-        self.members = sorted_members(members)
+        initial = sorted_members(members)
         self.stores = stores
-        if self.members[-1] >= stores:
-            raise ValueError(f"member {self.members[-1]} is not among {stores} stores")
-        self._up = set(self.members)
+        if initial[-1] >= stores:
+            raise ValueError(f"member {initial[-1]} is not among {stores} stores")
+        self._up = set(initial)
+        self._sorted: tuple[int, ...] | None = initial
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        if self._sorted is None:
+            self._sorted = tuple(sorted(self._up))
+        return self._sorted
+
+    def add(self, store: int) -> None:
+        if not 0 <= store < self.stores:
+            raise ValueError(f"store {store} is not among {self.stores} stores")
+        if store not in self._up:
+            self._up.add(store)
+            self._sorted = None
+
+    def remove(self, store: int) -> None:
+        if store in self._up:
+            if len(self._up) == 1:
+                raise ValueError("a strategy needs at least one member store")
+            self._up.discard(store)
+            self._sorted = None
 
     def lookup(self, key_hash: int) -> int:
         key = key_hash

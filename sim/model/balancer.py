@@ -3,81 +3,69 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+
+import numpy as np
 
 from sim.hashing import Strategy, build_strategy
 from sim.scenario import BalancerSpec
 
 
 class Balancer:
-    """Routes key hashes to member stores; membership changes rebuild the strategy.
+    """Routes key hashes to member stores; membership changes update the strategy in place.
 
-    Strategies are cached per membership, since the same few memberships come back each
-    time a store goes down and comes up again.
+    The strategy is built once over every store (the hashing modules keep what is costly
+    to build, such as a ring's points, for the next design and replication); then each
+    store that leaves or comes back costs what its algorithm allows (see `sim.hashing`),
+    never a rebuild of the whole chain.
     """
 
     def __init__(self, spec: BalancerSpec, stores: int, load: Callable[[int], int]):
         self.spec = spec
         self.stores = stores
-        self.load = load  # orders a store holds now, for bounded loads
         self.members: set[int] = set(range(stores))
-        self._cache: dict[frozenset[int], Strategy] = {}
-        self._strategy: Strategy | None = None
-        self._rebuild()
+        self.outside: set[int] = set()  # configured stores that are not members
+        self._strategy: Strategy = build_strategy(
+            spec.strategy,
+            range(stores),
+            spec.vnodes,
+            stores=stores,
+            weights=spec.weights,
+            table_size=spec.table_size,
+            epsilon=spec.epsilon,
+            load=load,
+        )
+        self._routing: Strategy | None = self._strategy  # None while there are no members
+        self._kept: int | None = None  # the last member, kept in the strategy while none are
 
     def route(self, key_hash: int) -> int | None:
         """The store for this key among the members, or None when there are none."""
-        strategy = self._strategy
+        strategy = self._routing
         return None if strategy is None else strategy.lookup(key_hash)
 
+    def route_many(self, key_hashes: np.ndarray) -> np.ndarray | None:
+        """`route` of every hash (uint64) at once, where the strategy computes it in numpy
+        (ring, modulo, maglev); None otherwise, or when there are no members."""
+        strategy = self._routing
+        many = getattr(strategy, "lookup_many", None)
+        return None if many is None else many(key_hashes)
+
     def remove(self, store: int) -> None:
+        if store not in self.members:
+            return
         self.members.discard(store)
-        self._rebuild()
+        self.outside.add(store)
+        if self.members:
+            self._strategy.remove(store)
+        else:  # a strategy keeps one member: route to none until one comes back
+            self._kept, self._routing = store, None
 
     def add(self, store: int) -> None:
-        self.members.add(store)
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        key = frozenset(self.members)
-        if not key:
-            self._strategy = None
+        if store in self.members:
             return
-        if key not in self._cache:
-            spec = self.spec
-            if spec.strategy == "bounded":  # answers depend on live loads: never shared
-                self._cache[key] = build_strategy(
-                    "bounded",
-                    sorted(key),
-                    spec.vnodes,
-                    weights=spec.weights,
-                    epsilon=spec.epsilon,
-                    load=self.load,
-                )
-            else:
-                self._cache[key] = _shared_strategy(
-                    spec.strategy,
-                    tuple(sorted(key)),
-                    spec.vnodes,
-                    self.stores,
-                    tuple(sorted(spec.weights.items())),
-                    spec.table_size,
-                )
-        self._strategy = self._cache[key]
-
-
-@lru_cache(maxsize=64)
-def _shared_strategy(
-    name: str,
-    members: tuple[int, ...],
-    vnodes: int,
-    stores: int,
-    weights: tuple[tuple[int, float], ...],
-    table_size: int,
-) -> Strategy:
-    """A strategy whose answers depend only on its arguments, built once per process:
-    the same memberships recur across designs and replications (a Maglev table or a ring
-    of many points costs milliseconds to build)."""
-    return build_strategy(
-        name, members, vnodes, stores=stores, weights=dict(weights), table_size=table_size
-    )
+        self.members.add(store)
+        self.outside.discard(store)
+        self._strategy.add(store)
+        if self._kept is not None:
+            if self._kept != store:
+                self._strategy.remove(self._kept)
+            self._kept, self._routing = None, self._strategy

@@ -51,6 +51,17 @@ class Orchestrator:
     A store that is down at a poll's instant does not answer. After polling every store,
     `on_down(stores)` is called once with the stores newly declared down (if any), and
     `on_up(store)` for each store declared down that answered.
+
+    A round visits only the stores it watches: a poll of a store that answers with its
+    detector settled, or of a store declared down that is still down, changes nothing, so
+    such stores are left out until something happens to them. `watch(store)` puts a store
+    back in view: the fleet calls it when a store crashes or recovers, and any other
+    mechanism that can change what a poll sees (a lost poll, a partition) must call it
+    too. A visited store leaves the watch once its detector has nothing more to count.
+    The rounds are those of polling every store at every interval, with the same result
+    (tests/component/test_sleeping.py compares the two); while nothing is watched the
+    orchestrator sleeps, and the first `watch` wakes it for the round at or after now.
+    A round then costs the stores that changed, not the chain.
     """
 
     def __init__(
@@ -69,14 +80,22 @@ class Orchestrator:
         self.on_down = on_down
         self.on_up = on_up
         self.detectors = [Detector(spec.misses) for _ in stores]
-        self.last_answer = [-math.inf] * len(stores)  # when each store last answered a poll
-        self.all_answered = -math.inf  # the last round in which every store answered
-        self.unsettled = 0  # detectors counting misses or holding a store declared down
-        self.sleeping = False
+        # When each store last answered, as of its last visit. A store out of view has
+        # not crashed since (a crash puts it in view), so `went_silent` still finds the
+        # right crash: the first one after that answer.
+        self.last_answer = [-math.inf] * len(stores)
+        self.watched: set[int] = set()  # indexes of the stores the next round visits
+        self.sleeping = True
 
     def start(self) -> None:
-        self.stores[0].fleet.on_crash = self.wake
-        self._schedule(1)
+        fleet = self.stores[0].fleet
+        fleet.on_crash = fleet.on_recover = self.watch
+
+    def watch(self, store: Store) -> None:
+        """Poll `store` from the next round on, until it has nothing left to count."""
+        self.watched.add(store.index)
+        if self.sleeping:
+            self._schedule(self._round_at_or_after())
 
     def _schedule(self, tick: int) -> None:
         event = At(self.env, tick * self.spec.poll_interval, POLL)
@@ -85,63 +104,46 @@ class Orchestrator:
         self.sleeping = False
 
     def _poll(self, event: At) -> None:
-        """Poll round number `event.tick`; then the next, unless there is nothing to watch.
-
-        While every store is up and no detector counts anything, a round changes nothing,
-        so the orchestrator sleeps and a crash wakes it for the first round at or after
-        the crash: the rounds are those of polling every interval, without the idle ones.
-        """
+        """Poll round number `event.tick`; then the next, unless nothing is watched."""
         self.poll_once()
-        if self.unsettled == 0 and self.stores[0].fleet.down == 0:
-            self.sleeping = True
-        else:
+        if self.watched:
             self._schedule(event.tick + 1)
+        else:
+            self.sleeping = True
 
-    def wake(self) -> None:
-        """A store crashed: resume polling at the first round at or after now."""
-        if not self.sleeping:
-            return
+    def _round_at_or_after(self) -> int:
+        """The first round (tick) at or after now, computed as `_schedule` places it."""
         interval, now = self.spec.poll_interval, self.env.now
         tick = max(1, math.ceil(now / interval))
         while tick > 1 and (tick - 1) * interval >= now:
             tick -= 1
         while tick * interval < now:
             tick += 1
-        if tick > 1:
-            self.all_answered = max(self.all_answered, (tick - 1) * interval)
-        self._schedule(tick)
+        return tick
 
     def went_silent(self, store: Store) -> float:
         """The first crash after the store last answered: when it went silent (it may
         have come back and crashed again between two polls since)."""
         crashes = store.crashes
-        answered = max(self.last_answer[store.index], self.all_answered)
-        return crashes[bisect_right(crashes, answered)]
+        return crashes[bisect_right(crashes, self.last_answer[store.index])]
 
     def poll_once(self) -> None:
-        """One round of polls; the decisions it leads to."""
+        """One round of polls of the watched stores, in store order; the decisions."""
         now = self.env.now
-        if self.unsettled == 0 and self.stores[0].fleet.down == 0:
-            # Every store answers and no detector has anything to count: the round
-            # changes nothing (the common case; polls are frequent, crashes rare).
-            self.all_answered = now
-            return
         down = []
-        unsettled = 0
-        for store, detector in zip(self.stores, self.detectors, strict=True):
+        for index in sorted(self.watched):
+            store, detector = self.stores[index], self.detectors[index]
             if store.up:
-                self.last_answer[store.index] = now
-                if detector.settled:
-                    continue  # answered, and nothing to count: observe() would do nothing
+                self.last_answer[index] = now
             verdict = detector.observe(store.up)
-            unsettled += not detector.settled
+            if detector.settled or (detector.declared_down and not store.up):
+                self.watched.discard(index)  # further polls would change nothing
             if verdict == "down":
                 delay = now - self.went_silent(store)
-                self.recorder.event(now, "detected_down", store.index, detection_delay=delay)
+                self.recorder.event(now, "detected_down", index, detection_delay=delay)
                 down.append(store)
             elif verdict == "up":
-                self.recorder.event(now, "detected_up", store.index)
+                self.recorder.event(now, "detected_up", index)
                 self.on_up(store)
-        self.unsettled = unsettled
         if down:
             self.on_down(down)

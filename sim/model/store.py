@@ -32,13 +32,15 @@ class Preparation(Event):
 
 class Fleet:
     """What the stores share: how many of them are down right now, and whom to tell of a
-    crash (the orchestrator sleeps while there is nothing to watch; see `Orchestrator`)."""
+    crash or a recovery (the orchestrator polls only the stores it was told about; see
+    `Orchestrator`)."""
 
-    __slots__ = ("down", "on_crash")
+    __slots__ = ("down", "on_crash", "on_recover")
 
     def __init__(self) -> None:
         self.down = 0
-        self.on_crash: Callable[[], None] = lambda: None
+        self.on_crash: Callable[[Store], None] = lambda store: None
+        self.on_recover: Callable[[Store], None] = lambda store: None
 
 
 class Store:
@@ -105,18 +107,19 @@ class Store:
             self.recorder.trace += [(now, "drop", self.index, order) for order in self.queue]
         self.up = False
         self.fleet.down += 1
-        self.fleet.on_crash()
         self.epoch += 1
         self.crashes.append(now)
         self.preparing.clear()
         self.queue.clear()
         self.held.clear()
+        self.fleet.on_crash(self)
         return dropped
 
     def recover(self) -> None:
         """Come back up, empty."""
         self.up = True
         self.fleet.down -= 1
+        self.fleet.on_recover(self)
 
     def _start(self, order: int) -> None:
         self.preparing[order] = self.env.now

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.checks import MAX_POLLS_PER_REPLICATION
 from sim.cli import main
 from sim.loading import MAX_FILE_BYTES, load_scenario
 from sim.scenario import (
@@ -445,33 +444,58 @@ def test_a_long_file_name_gives_a_usable_default_name(tmp_path):
 # --- runs too large to finish (checked without running anything) -----------------------------
 
 
-def test_poll_limit_points_at_the_key_where_the_value_was_written(tmp_path):
-    text = MINIMAL + "orchestrator: {poll_interval: 1e-9}\ndesigns: {mq: {queue: db}}\n"
-    [problem] = refusal(write(tmp_path, text)).problems
+# Poll rounds cost per crash: the orchestrator wakes at a crash and visits the stores it
+# watches until the crashed one is declared down (`misses` rounds, or its outage).
+COSTLY_POLLS = (
+    "failures: {mtbf: 1, mttr: 1}\n"  # 3,750 crashes of 100 stores
+    "orchestrator: {misses: 1000000}\n"  # each watched a million rounds
+)
+
+
+def test_cost_limit_points_at_the_key_where_the_value_was_written(tmp_path):
+    chain = MINIMAL.replace("count: 2", "count: 100") + COSTLY_POLLS
+    text = chain + "orchestrator: {poll_interval: 1e-9, misses: 1000000}\n"
+    text = text.replace("orchestrator: {misses: 1000000}\n", "")
+    [problem] = refusal(write(tmp_path, text + "designs: {mq: {queue: db}}\n")).problems
     assert problem.dotted == "orchestrator.poll_interval"
-    text = MINIMAL + "designs: {mq: {queue: db, orchestrator: {poll_interval: 1e-9}}}\n"
-    [problem] = refusal(write(tmp_path, text)).problems
+    assert "mostly poll rounds" in problem.message
+    design = "designs: {mq: {queue: db, orchestrator: {poll_interval: 1e-9}}}\n"
+    [problem] = refusal(write(tmp_path, chain + design)).problems
     assert problem.dotted == "designs.mq.orchestrator.poll_interval"
 
 
-def test_poll_limit_applies_to_the_default_designs(tmp_path):
-    """With no `designs` section the default `mq` design polls: the limit on polls
-    applies to it too (7.5e10 polls are refused)."""
-    error = refusal(write(tmp_path, MINIMAL), ["orchestrator.poll_interval=1e-9"])
+def test_cost_limit_applies_to_the_default_designs(tmp_path):
+    """With no `designs` section the default `mq` design polls: the limit applies to it."""
+    text = MINIMAL.replace("count: 2", "count: 100") + COSTLY_POLLS
+    error = refusal(write(tmp_path, text), ["orchestrator.poll_interval=1e-9"])
     assert "poll_interval" in str(error)
 
 
-def test_poll_limit_counts_every_store(tmp_path):
-    """Every poll round polls every store, and the limit counts polls, not rounds:
-    10,000 stores polled 2.5e7 times each (2.5e11 polls) are refused."""
-    rounds = MAX_POLLS_PER_REPLICATION // 2
-    text = (
-        "duration: 40000\ndrain: 10000\nstores: {count: 10000}\n"
-        "orders:\n  online: {rate: 0.001}\n  prep_time: {dist: deterministic, mean: 1}\n"
-        f"orchestrator: {{poll_interval: {50000 / rounds!r}}}\n"
-        "designs: {mq: {queue: db}}\n"
-    )
-    assert "poll_interval" in str(refusal(write(tmp_path, text)))
+def test_a_tiny_poll_interval_that_can_finish_is_not_refused(tmp_path):
+    """Settled stores are not polled: without crashes the orchestrator never wakes, and
+    with a few it watches each for `misses` rounds, however short the interval."""
+    text = MINIMAL + "orchestrator: {poll_interval: 1e-9}\ndesigns: {mq: {queue: db}}\n"
+    assert load_scenario(write(tmp_path, text)).designs[0].orchestrator.poll_interval == 1e-9
+    crashes = "failures:\n  scripted: [{store: 1, at: 10, down_for: 5}]\n"
+    scenario = load_scenario(write(tmp_path, text + crashes), ["replications=1"])
+    import sim
+
+    row = sim.run(scenario).replications.iloc[0]
+    assert row["detection_delay"] == pytest.approx(2e-9, abs=1e-9)
+
+
+def test_a_20000_store_chain_evening_is_not_refused_but_maglev_polled_fast_is(tmp_path):
+    """Membership changes are counted: a Maglev table is refilled once per poll round that
+    changes members (about 0.2 s each), a ring's flag flipped (nothing)."""
+    dominoes = Path(__file__).parents[2] / "scenarios" / "dominoes.yaml"
+    chain = ["stores.count=20000", "orders.online.rate=2667"]
+    load_scenario(dominoes, chain)
+    load_scenario(dominoes, [*chain, "balancer.strategy=maglev"])
+    fast = [*chain, "orchestrator.poll_interval=0.01"]
+    load_scenario(dominoes, fast)
+    error = refusal(dominoes, [*fast, "balancer.strategy=maglev"])
+    assert all(p.dotted.endswith("balancer.strategy") for p in error.problems)
+    assert "mostly membership changes" in str(error)
 
 
 @pytest.mark.parametrize(
