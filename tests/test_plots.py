@@ -186,8 +186,10 @@ def test_per_store_figures_of_a_chain_draw_its_first_stores(tmp_path, monkeypatc
     )
     chain = sim.run(scenario, keep_orders=True, trace=True)
     monkeypatch.setattr(plots, "MAX_STORES_DRAWN", 4)
-    path = plots.timeline(chain.timeline, chain.trace, tmp_path / "t.png", 300, 90.0)
-    _, height = png_size(path)
-    _, small = png_size(plots.timeline(chain.timeline, chain.trace, tmp_path / "s.png", 4, 90.0))
-    assert height == small
-    plots.load_after_crash(chain.trace, chain.timeline, tmp_path / "l.png", 300)
+    figure = plots.timeline(chain, window=None)
+    panel = figure.axes[0]
+    assert len(panel.get_yticks()) == 4
+    assert "stores 0 to 3 of 300" in figure.get_suptitle()
+    bars = plots.load_after_crash(chain)
+    assert len(bars.axes[0].get_xticks()) == 4
+    plt.close("all")
