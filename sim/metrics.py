@@ -34,6 +34,8 @@ METRICS = (
     "redistributions",
     "moves",
     "peak_load",
+    "dead_lettered",
+    "redeliveries",
 )
 
 
@@ -50,6 +52,7 @@ def replication_metrics(
     completions = orders["completions"].to_numpy()
     done = completions > 0
     lost = (orders["status"] == "lost").to_numpy()
+    dead = int((orders["status"] == "dead_lettered").sum())
     online = (orders["kind"] == "online").to_numpy()
     arrived = len(orders)
     prep = orders["prep_time"].to_numpy()
@@ -59,7 +62,7 @@ def replication_metrics(
         "arrived": arrived,
         "completed": int(done.sum()),
         "lost": int(lost.sum()),
-        "unfinished": arrived - int(done.sum()) - int(lost.sum()),
+        "unfinished": arrived - int(done.sum()) - int(lost.sum()) - dead,
         "duplicates": int(np.maximum(completions - 1, 0).sum()),
         "wasted_work": float(orders["work"].sum() - prep[done].sum()),
         "latency_mean": float(latency.mean()) if latency.size else math.nan,
@@ -72,7 +75,16 @@ def replication_metrics(
         "redistributions": int((events == "redistribute").sum()),
         "moves": int(orders["moves"].sum()),
         "peak_load": max(peak_held) if len(peak_held) else math.nan,
+        "dead_lettered": dead,
+        "redeliveries": _redeliveries(orders),
     }
+
+
+def _redeliveries(orders: pd.DataFrame) -> int:
+    """Deliveries by a broker beyond each message's first (0 for designs without one)."""
+    if "deliveries" not in orders:
+        return 0
+    return int(np.maximum(orders["deliveries"].to_numpy() - 1, 0).sum())
 
 
 def _latencies(orders: pd.DataFrame, warmup: float) -> np.ndarray:

@@ -215,7 +215,9 @@ def _broker_section(
         if section != entry.queue:
             if override:
                 problems.append(
-                    Problem(("designs", merged["name"], section), f"applies to queue: {section} only")
+                    Problem(
+                        ("designs", merged["name"], section), f"applies to queue: {section} only"
+                    )
                 )
             continue
         base = data.get(section) or {}

@@ -68,6 +68,10 @@ class RamOnly:
     def completed(self, order: int, store: Store) -> None:
         self.recorder.complete(order, self.env.now, self.prep[order])
 
+    def failed(self, order: int, store: Store) -> None:
+        """An attempt failed: the store tries again in place, behind what it has queued."""
+        store.accept(order)
+
 
 class DatabaseQueue(RamOnly):
     """The seed's design: every order is written to the database first (status N).
@@ -111,6 +115,12 @@ class DatabaseQueue(RamOnly):
     def completed(self, order: int, store: Store) -> None:
         super().completed(order, store)
         self.database.finish(order, store)
+
+    def failed(self, order: int, store: Store) -> None:
+        """An attempt failed: an online order stays N and is sent again at the next
+        redistribution; a walk-in is tried again in place."""
+        if self.pinned[order] >= 0:
+            store.accept(order)
 
     def stores_down(self, stores: list[Store]) -> None:
         """The orchestrator declared `stores` down: take them out, then redistribute."""
