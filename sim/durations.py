@@ -49,6 +49,6 @@ def _convert(value: Any, info: ValidationInfo) -> Any:
 
 
 #: A length of time: a number in `time_unit`, or a string with a unit.
-Duration = Annotated[float, BeforeValidator(_convert)]
-PositiveDuration = Annotated[Duration, Field(gt=0, allow_inf_nan=False)]
-NonNegativeDuration = Annotated[Duration, Field(ge=0, allow_inf_nan=False)]
+Duration = Annotated[float, Field(allow_inf_nan=False), BeforeValidator(_convert)]
+PositiveDuration = Annotated[float, Field(gt=0, allow_inf_nan=False), BeforeValidator(_convert)]
+NonNegativeDuration = Annotated[float, Field(ge=0, allow_inf_nan=False), BeforeValidator(_convert)]
