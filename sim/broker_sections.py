@@ -72,10 +72,35 @@ class ActivemqSpec(_BrokerSection):
         return data
 
 
+class KafkaSpec(_BrokerSection):
+    """Apache Kafka: one topic of `partitions`, the stores one consumer group."""
+
+    SECONDS: ClassVar[dict[str, float]] = {
+        "rebalance_time": 3.0,
+        "session_timeout": 45.0,
+        "heartbeat_interval": 3.0,
+        "max_poll_interval": 300.0,
+        "auto_commit_interval": 5.0,
+    }
+
+    partitions: int = Field(default=12, ge=1, le=10_000)
+    assignor: Literal["range", "roundrobin", "sticky", "cooperative-sticky"] = "range"
+    rebalance_time: NonNegativeDuration = 3.0  # join and sync (not a Kafka setting)
+    session_timeout: PositiveDuration = 45.0  # session.timeout.ms
+    heartbeat_interval: PositiveDuration = 3.0  # heartbeat.interval.ms
+    static_membership: bool = False  # group.instance.id set
+    max_poll_interval: PositiveDuration = 300.0  # max.poll.interval.ms
+    enable_auto_commit: bool = True  # enable.auto.commit
+    auto_commit_interval: PositiveDuration = 5.0  # auto.commit.interval.ms
+    commit: Literal["none", "sync"] = "none"  # the application's own commitSync per record
+    commit_delay: NonNegativeDuration = 0.0  # from a commit request to the offset landing
+
+
 BROKER_SECTIONS: dict[str, type[_BrokerSection]] = {
     "sqs": SqsSpec,
     "rabbitmq": RabbitmqSpec,
     "activemq": ActivemqSpec,
+    "kafka": KafkaSpec,
 }
 
 

@@ -65,6 +65,48 @@ def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile)
         )
     if spec.strategy == "maglev" and spec.table_size < count:
         problems.append(Problem(where("balancer", "table_size"), f"must be at least {count}"))
+    if design.kafka is not None:
+        problems += kafka_problems(design, entry, raw, horizon)
+    return problems
+
+
+def kafka_problems(
+    design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile, horizon: float
+) -> list[Problem]:
+    """A Kafka design's settings that must agree, and its timers bounded."""
+    kafka = design.kafka
+    assert kafka is not None
+
+    def where(key: str) -> tuple[str, ...]:
+        overridden = key in entry.kafka and raw.designs is not None
+        return ("designs", design.name, "kafka", key) if overridden else ("kafka", key)
+
+    problems = []
+    if kafka.heartbeat_interval >= kafka.session_timeout:
+        problems.append(
+            Problem(
+                where("heartbeat_interval"),
+                f"({kafka.heartbeat_interval:g}) must be lower than session_timeout "
+                f"({kafka.session_timeout:g})",
+            )
+        )
+    if kafka.commit == "sync" and kafka.enable_auto_commit:
+        problems.append(
+            Problem(
+                where("commit"),
+                "sync needs enable_auto_commit: false (an application that commits each "
+                "record itself turns auto-commit off)",
+            )
+        )
+    commits = horizon / kafka.auto_commit_interval * raw.stores.count
+    if kafka.enable_auto_commit and commits > MAX_POLLS_PER_REPLICATION:
+        problems.append(
+            Problem(
+                where("auto_commit_interval"),
+                f"({kafka.auto_commit_interval:g}) means up to {commits:.3g} commits of "
+                f"{raw.stores.count} stores per run; the limit is {MAX_POLLS_PER_REPLICATION:.0e}",
+            )
+        )
     return problems
 
 

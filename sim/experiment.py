@@ -101,6 +101,7 @@ def run_replication(scenario: Scenario, replication: int, keep_orders: bool) -> 
             scenario.orders.sla,
             scenario.horizon,
             peak_held=record.peak_held,
+            counters=record.counters,
         )
         rows.append({"design": design.name, "replication": replication, **metrics})
         timelines.append(_label(timeline, names, index, replication))

@@ -7,7 +7,7 @@ those of the glossary in DESIGN.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ METRICS = (
     "peak_load",
     "dead_lettered",
     "redeliveries",
+    "rebalances",
+    "paused_time",
+    "max_lag",
 )
 
 
@@ -46,9 +49,11 @@ def replication_metrics(
     sla: float | None,
     horizon: float,
     peak_held: Sequence[int] = (),
+    counters: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """The metrics of one design in one replication (`peak_held`: per store, the most
-    orders it held at once)."""
+    orders it held at once; `counters`: totals the design reported, `Recorder.counters`)."""
+    counters = counters or {}
     completions = orders["completions"].to_numpy()
     done = completions > 0
     lost = (orders["status"] == "lost").to_numpy()
@@ -77,6 +82,9 @@ def replication_metrics(
         "peak_load": max(peak_held) if len(peak_held) else math.nan,
         "dead_lettered": dead,
         "redeliveries": _redeliveries(orders),
+        "rebalances": int((events == "rebalance").sum()),
+        "paused_time": float(counters.get("paused_time", 0.0)),
+        "max_lag": float(counters.get("max_lag", math.nan)),
     }
 
 

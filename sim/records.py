@@ -46,6 +46,9 @@ class Recorder:
         self.lost_reason = array("b", bytes(orders))
         self.timeline: list[tuple] = []
         self.peak_held: list[int] = []  # per store, the most orders it held at once
+        #: Totals a design reports itself at the end of the run (Kafka: paused_time,
+        #: max_lag), read by `sim.metrics.replication_metrics`.
+        self.counters: dict[str, float] = {}
 
     def complete(self, order: int, now: float, prep: float) -> None:
         """A preparation of `order` finished at `now`."""

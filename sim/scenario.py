@@ -12,7 +12,14 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
 
-from sim.broker_sections import BROKER_SECTIONS, ActivemqSpec, RabbitmqSpec, SqsSpec, defaults_in
+from sim.broker_sections import (
+    BROKER_SECTIONS,
+    ActivemqSpec,
+    KafkaSpec,
+    RabbitmqSpec,
+    SqsSpec,
+    defaults_in,
+)
 from sim.checks import design_problems, plan_problems, sweep_problems, world_problems
 from sim.durations import UNITS, NonNegativeDuration, PositiveDuration
 from sim.errors import Problem, ScenarioError
@@ -66,6 +73,7 @@ class _DesignEntry(_Section):
     sqs: dict[str, Any] = Field(default_factory=dict)
     rabbitmq: dict[str, Any] = Field(default_factory=dict)
     activemq: dict[str, Any] = Field(default_factory=dict)
+    kafka: dict[str, Any] = Field(default_factory=dict)
 
 
 class _ScenarioFile(_Section):
@@ -86,6 +94,7 @@ class _ScenarioFile(_Section):
     sqs: SqsSpec | None = None
     rabbitmq: RabbitmqSpec | None = None
     activemq: ActivemqSpec | None = None
+    kafka: KafkaSpec | None = None
     designs: Annotated[dict[DesignName, _DesignEntry], Field(min_length=1)] | None = None
     sweep: dict[SweepKey, SweepValues] = Field(default_factory=dict, strict=False)
     plan: PlanSpec | None = None

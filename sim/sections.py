@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sim.broker_sections import ActivemqSpec, RabbitmqSpec, SqsSpec
+from sim.broker_sections import ActivemqSpec, KafkaSpec, RabbitmqSpec, SqsSpec
 from sim.distributions import Distribution
 from sim.durations import NonNegativeDuration, PositiveDuration
 from sim.hashing.maglev import is_prime
@@ -18,7 +18,7 @@ from sim.hashing.maglev import is_prime
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Queue = Literal["ram", "db", "sqs", "rabbitmq", "activemq"]
+Queue = Literal["ram", "db", "sqs", "rabbitmq", "activemq", "kafka"]
 DesignName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
 
 
@@ -115,6 +115,7 @@ class DesignSpec(_Section):
     sqs: SqsSpec | None = None
     rabbitmq: RabbitmqSpec | None = None
     activemq: ActivemqSpec | None = None
+    kafka: KafkaSpec | None = None
 
 
 class PlanSpec(_Section):

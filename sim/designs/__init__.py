@@ -14,6 +14,7 @@ from sim.designs.activemq import Activemq
 from sim.designs.base import BrokerDesign
 from sim.designs.broker import Broker
 from sim.designs.consumer import Consumer
+from sim.designs.kafka import Kafka
 from sim.designs.rabbitmq import Rabbitmq
 from sim.designs.sqs import Sqs
 from sim.model.attempts import Fails
@@ -21,7 +22,12 @@ from sim.model.orders import OrderBook
 from sim.records import Recorder
 from sim.sections import DesignSpec, StoresSpec
 
-BROKERS: dict[str, type[BrokerDesign]] = {"sqs": Sqs, "rabbitmq": Rabbitmq, "activemq": Activemq}
+BROKERS: dict[str, type[BrokerDesign]] = {
+    "sqs": Sqs,
+    "rabbitmq": Rabbitmq,
+    "activemq": Activemq,
+    "kafka": Kafka,
+}
 
 
 def build_broker(

@@ -111,3 +111,6 @@ class BrokerDesign:
 
     def reconnect(self, consumer: Consumer) -> None:
         self.broker.offer(consumer)
+
+    def close(self, horizon: float) -> None:
+        """The run ended at `horizon`: report totals the design keeps (none by default)."""

@@ -72,6 +72,9 @@ class RamOnly:
         """An attempt failed: the store tries again in place, behind what it has queued."""
         store.accept(order)
 
+    def close(self, horizon: float) -> None:
+        """The run ended at `horizon`: report totals the design keeps (none here)."""
+
 
 class DatabaseQueue(RamOnly):
     """The seed's design: every order is written to the database first (status N).

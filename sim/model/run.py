@@ -69,6 +69,7 @@ def _run(
     Failures(env, stores, world.outages, handler.crash, handler.recover).start()
     env.run(until=world.horizon)
     _close(recorder, stores, world.horizon)
+    handler.close(world.horizon)
 
 
 def _close(recorder: Recorder, stores, horizon: float) -> None:
