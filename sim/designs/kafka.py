@@ -109,7 +109,7 @@ class Kafka(BrokerDesign):
         if partition.active and partition.busy is None:
             consumer = self.consumers[partition.owner]
             if consumer.has_room():
-                self._poll(consumer)  # a poll under way returns the record
+                self._after(consumer)  # a poll under way returns the record
 
     # Fetching and preparing.
 
