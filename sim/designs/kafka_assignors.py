@@ -17,6 +17,7 @@ sticky assignors use it; the others ignore it). Each follows its Javadoc:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 
 Assignment = dict[int, list[int]]
@@ -67,9 +68,9 @@ class StickyAssignor:
     With every member subscribed to the one topic: each member gets `partitions //
     members` partitions, `partitions % members` of them one more. A member keeps what it
     owned up to its quota (members in order take the larger quotas while any are left,
-    if they owned that many); the partitions left over go, in numeric order, first to
-    members below the smaller quota in turn, then one each to members that may take one
-    more.
+    if they owned that many); each partition left over, in numeric order, goes to the
+    member with the fewest partitions (the first in order among equals), which keeps
+    the counts within one of each other and, starting fresh, deals like round robin.
     """
 
     name = "sticky"
@@ -82,23 +83,14 @@ class StickyAssignor:
             return {}
         low, larger = divmod(partitions, len(members))
         result, taken = self._keep(members, partitions, previous or {}, low, larger)
-        free = [p for p in range(partitions) if p not in taken]
-        larger -= sum(1 for member in members if len(result[member]) > low)
-        under = [member for member in members if len(result[member]) < low]
-        turn = 0
-        while free and under:
-            member = under[turn % len(under)]
-            result[member].append(free.pop(0))
-            if len(result[member]) == low:
-                under.remove(member)
-            else:
-                turn += 1
-        for member in members:
-            if not free or larger == 0:
-                break
-            if len(result[member]) == low:
-                result[member].append(free.pop(0))
-                larger -= 1
+        heap = [(len(result[member]), rank, member) for rank, member in enumerate(members)]
+        heapq.heapify(heap)
+        for partition in range(partitions):
+            if partition in taken:
+                continue
+            count, rank, member = heapq.heappop(heap)
+            result[member].append(partition)
+            heapq.heappush(heap, (count + 1, rank, member))
         return result
 
     @staticmethod
