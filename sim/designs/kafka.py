@@ -32,6 +32,7 @@ partition, as it does in Kafka.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 
 from simpy import Environment
@@ -39,16 +40,17 @@ from simpy import Environment
 from sim.designs.base import BrokerDesign
 from sim.designs.broker import Broker
 from sim.designs.consumer import Consumer, Delivery
-from sim.designs.kafka_assignors import ASSIGNORS, moved
+from sim.designs.kafka_assignors import ASSIGNORS
 from sim.designs.kafka_group import GroupCoordinator
 from sim.designs.kafka_log import Claim, Partition
+from sim.designs.kafka_rebalance import Rebalancing
 from sim.model.events import POLL, At
 from sim.model.orders import OrderBook
 from sim.records import BROKER_DOWN, Recorder
 from sim.sections import KafkaSpec
 
 
-class Kafka(BrokerDesign):
+class Kafka(Rebalancing, BrokerDesign):
     """One topic consumed by one consumer group of every store."""
 
     def __init__(
@@ -63,6 +65,7 @@ class Kafka(BrokerDesign):
         super().__init__(env, book, consumers, recorder, broker)
         self.spec = spec
         self.key_hash = book.key_hash
+        self.in_prep = array("i", bytes(4 * len(book.arrival)))  # copies in preparation
         self.partitions = [Partition(i) for i in range(spec.partitions)]
         self.assignor = ASSIGNORS[spec.assignor]()
         count = len(self.consumers)
@@ -178,15 +181,20 @@ class Kafka(BrokerDesign):
         claim = Claim(partition, offset, partition.lease)
         delivery = Delivery(order, consumer, self.env.now, connection=claim)
         partition.busy = delivery
+        self.in_prep[order] += 1
         self.recorder.deliveries[order] += 1
         self.recorder.sent_to[order] = consumer.index
         consumer.deliver(delivery)
 
     def _finished(self, delivery: Delivery) -> None:
+        if not delivery.pinned:
+            self.in_prep[delivery.order] -= 1
         super()._finished(delivery)
         self._after(delivery.consumer)
 
     def _failed(self, delivery: Delivery) -> None:
+        if not delivery.pinned:
+            self.in_prep[delivery.order] -= 1
         super()._failed(delivery)
         self._after(delivery.consumer)
 
@@ -255,6 +263,8 @@ class Kafka(BrokerDesign):
     def _land(self, partition, offset, lease, consumer, epoch, then) -> None:
         if consumer.epoch != epoch or partition.lease != lease:
             return
+        # A commit only covers records its consumer fetched under this lease, which are
+        # finished or still in its hands (a crash would have stopped it landing).
         if offset > partition.committed:
             partition.committed = offset
         if then is not None:
@@ -262,13 +272,19 @@ class Kafka(BrokerDesign):
 
     # Crashes, recoveries, leaving the group.
 
+    def crash(self, consumer: Consumer) -> None:
+        for delivery in consumer.preparing:
+            if not delivery.pinned:
+                self.in_prep[delivery.order] -= 1
+        super().crash(consumer)
+
     def only_copy(self, delivery: Delivery) -> bool:
-        """A record dropped by a crash is lost if a commit covered it and it was never
-        finished: the next reader starts after it."""
-        claim: Claim = delivery.connection
-        if self.recorder.completions[delivery.order]:
+        """A record dropped by a crash is lost if a commit passed it, it was never
+        finished and no other copy is in preparation: nobody will read it again."""
+        order = delivery.order
+        if self.recorder.completions[order] or self.in_prep[order]:
             return False
-        return claim.offset < claim.partition.next_start(claim.lease)
+        return delivery.connection.offset < delivery.connection.partition.committed
 
     def connection_lost(self, consumer: Consumer, dropped: list[Delivery]) -> None:
         """Its partitions stop; partitions it was giving up are let go uncommitted; its
@@ -316,98 +332,6 @@ class Kafka(BrokerDesign):
             if partition.owner == store:
                 self._release(partition)
         self.assignment.pop(store, None)
-
-    # Rebalances.
-
-    def _rebalance_started(self, now: float) -> None:
-        """Eager: every member stops and gives up its partitions. Cooperative: only the
-        partitions of members that are gone stop."""
-        members = self.group.members
-        for partition in self.partitions:
-            partition.target = -1
-            gone = partition.owner not in members or not members[partition.owner].alive
-            if self.assignor.cooperative and not (gone and partition.active):
-                continue
-            if partition.paused_at is None:
-                partition.paused_at = now
-            if partition.active:
-                if gone:
-                    self._release(partition)
-                else:
-                    self._revoke(partition)
-
-    def _rebalance_done(self, now: float, members: list[int]) -> None:
-        """Assign the partitions; each goes to its new owner as soon as it is free."""
-        previous = {m: self.assignment.get(m, []) for m in members}
-        target = self.assignor.assign(members, len(self.partitions), previous)
-        follow_up = False
-        for store in members:
-            self.last_commit[store] = now
-            for index in target[store]:
-                follow_up |= self._reassign(self.partitions[index], store)
-        self.assignment = {m: [] for m in members}
-        for partition in self.partitions:
-            owner = partition.owner if partition.active else partition.target
-            if owner in self.assignment:
-                self.assignment[owner].append(partition.index)
-        self.recorder.event(now, "rebalance", orders=moved(previous, target))
-        if follow_up:
-            self.group.trigger()
-        for store in members:
-            self._after(self.consumers[store])
-
-    def _reassign(self, partition: Partition, store: int) -> bool:
-        """Give `partition` to `store`; True if it must first be revoked from a live
-        member (cooperative: in a follow-up rebalance)."""
-        if partition.active and partition.owner == store:
-            return False
-        if partition.active:
-            owner = partition.owner
-            alive = self.consumers[owner].up and owner in self.group.members
-            if alive:
-                partition.paused_at = self.env.now
-                self._revoke(partition)
-                return True
-            self._release(partition)
-        if partition.revoking:
-            partition.target = store
-        else:
-            self._activate(partition, store)
-        return False
-
-    def _revoke(self, partition: Partition) -> None:
-        """The owner stops fetching; it commits and lets go once its record is done."""
-        store = partition.owner
-        partition.active = False
-        partition.revoking = True
-        self.owned[store].remove(partition.index)
-        if partition.busy is None:
-            self._commit(partition, partition.position, self.consumers[store], then=self._release)
-
-    def _release(self, partition: Partition) -> None:
-        """Nobody reads the partition now; it goes to its target if it has one."""
-        if partition.active:
-            self.owned[partition.owner].remove(partition.index)
-        partition.active = partition.revoking = False
-        partition.busy = None
-        partition.owner = -1
-        partition.lease += 1
-        if partition.paused_at is None:
-            partition.paused_at = self.env.now
-        if partition.target >= 0:
-            self._activate(partition, partition.target)
-
-    def _activate(self, partition: Partition, store: int) -> None:
-        """`store` reads the partition from now on, from the committed offset."""
-        partition.target = -1
-        partition.owner = store
-        partition.active = True
-        partition.position = partition.committed
-        partition.starts[partition.lease] = partition.committed
-        self.owned[store].append(partition.index)
-        if partition.paused_at is not None:
-            self.paused_time += self.env.now - partition.paused_at
-            partition.paused_at = None
 
     # The broker core's interface, unused: Kafka consumers fetch from partitions.
 

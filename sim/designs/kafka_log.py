@@ -12,7 +12,7 @@ class Partition:
     While `active`, `owner` fetches records from `position`, one at a time (`busy`: the
     delivery in preparation). Each time it loses its reader (revoked, lost) its `lease`
     goes up, so that what the old reader still does (finishing, committing) is known to
-    be stale; `starts[lease]` is the offset the reader of that lease started from.
+    be stale.
     While `revoking`, the old owner finishes the record it is preparing and commits it
     before letting go; `target` is the member it then goes to (-1: not decided yet).
     `paused_at` is when it stopped being read for a rebalance (None: it is not paused).
@@ -29,7 +29,6 @@ class Partition:
         "paused_at",
         "position",
         "revoking",
-        "starts",
         "target",
     )
 
@@ -41,7 +40,6 @@ class Partition:
         self.owner = -1
         self.active = False
         self.lease = 0
-        self.starts: dict[int, int] = {}
         self.busy = None
         self.revoking = False
         self.target = -1
@@ -51,11 +49,6 @@ class Partition:
         """Records no reader has fetched yet: from the position of its reader, or from
         the committed offset, where the next reader will start."""
         return len(self.log) - (self.position if self.active else self.committed)
-
-    def next_start(self, lease: int) -> int:
-        """The offset the reader after `lease` starts (or will start) from: a record of
-        `lease` below it is never read again."""
-        return self.starts.get(lease + 1, self.committed)
 
 
 class Claim:
