@@ -112,5 +112,5 @@ class BrokerDesign:
     def reconnect(self, consumer: Consumer) -> None:
         self.broker.offer(consumer)
 
-    def close(self, horizon: float) -> None:
+    def end_of_run(self, horizon: float) -> None:
         """The run ended at `horizon`: report totals the design keeps (none by default)."""

@@ -341,7 +341,7 @@ class Kafka(Rebalancing, BrokerDesign):
     def deliver(self, order: int, consumer: Consumer) -> bool:
         return False
 
-    def close(self, horizon: float) -> None:
+    def end_of_run(self, horizon: float) -> None:
         paused = sum(horizon - p.paused_at for p in self.partitions if p.paused_at is not None)
         self.recorder.counters["paused_time"] = self.paused_time + paused
         self.recorder.counters["max_lag"] = float(self.max_lag)

@@ -72,7 +72,7 @@ class RamOnly:
         """An attempt failed: the store tries again in place, behind what it has queued."""
         store.accept(order)
 
-    def close(self, horizon: float) -> None:
+    def end_of_run(self, horizon: float) -> None:
         """The run ended at `horizon`: report totals the design keeps (none here)."""
 
 

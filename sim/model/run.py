@@ -69,7 +69,7 @@ def _run(
     Failures(env, stores, world.outages, handler.crash, handler.recover).start()
     env.run(until=world.horizon)
     _close(recorder, stores, world.horizon)
-    handler.close(world.horizon)
+    handler.end_of_run(world.horizon)
 
 
 def _close(recorder: Recorder, stores, horizon: float) -> None:

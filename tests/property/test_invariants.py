@@ -52,13 +52,47 @@ DESIGNS = {
         "activemq": {"prefetch": 1, "max_redeliveries": 1, "backoff": 2},
     },
     "activemq_auto": {"queue": "activemq", "activemq": {"ack": "auto"}},
+    "kafka_default": {"queue": "kafka"},
+    "kafka_cooperative_static": {
+        "queue": "kafka",
+        "kafka": {
+            "assignor": "cooperative-sticky",
+            "static_membership": True,
+            "partitions": 3,
+            "max_poll_interval": "2min",
+        },
+    },
+    "kafka_sync_long_poll": {
+        "queue": "kafka",
+        "kafka": {
+            "assignor": "sticky",
+            "enable_auto_commit": False,
+            "commit": "sync",
+            "commit_delay": "10s",
+            "max_poll_interval": "1d",
+        },
+    },
 }
 CONSISTENT = ("mq_ring", "mq_rendezvous")
-BROKERS = ("sqs", "rabbitmq", "activemq")
-#: Designs that may lose an online order: nobody keeps a copy, or the broker forgot it.
-AT_MOST_ONCE = ("ram_only", "rabbitmq_auto", "activemq_auto")
-#: Designs that prepare an order twice without any crash (leases, consumer timeouts).
-TWICE_WITHOUT_CRASHES = ("sqs_default", "sqs_idempotent", "rabbitmq_timeout")
+BROKERS = ("sqs", "rabbitmq", "activemq", "kafka")
+#: Designs that may lose an online order: nobody keeps a copy, or the broker forgot it
+#: (Kafka's auto-commit covers records still in preparation).
+AT_MOST_ONCE = (
+    "ram_only",
+    "rabbitmq_auto",
+    "activemq_auto",
+    "kafka_default",
+    "kafka_cooperative_static",
+)
+#: Designs that prepare an order twice without any crash (leases, consumer timeouts,
+#: Kafka consumers leaving the group after max_poll_interval without a poll).
+TWICE_WITHOUT_CRASHES = (
+    "sqs_default",
+    "sqs_idempotent",
+    "rabbitmq_timeout",
+    "kafka_default",
+    "kafka_cooperative_static",
+)
 EXAMPLES = settings(max_examples=40, deadline=None)
 #: Slack for comparing times in the broad invariants, so that an event landing an ulp away
 #: from its instant (see `test_events_happen_at_their_exact_instant`) does not hide other
@@ -321,6 +355,9 @@ def check_timeline(
     reasons = orders["lost_reason"].astype(str).to_numpy()
     assert sum(r.lost for r in rows if r.event == "crash") == int((reasons == "crash").sum())
     assert sum(r.moved for r in rows if r.event == "redistribute") == int(orders["moves"].sum())
+    if design.queue == "kafka":
+        check_kafka_timeline(world, design, rows)
+        return
     if design.queue in ("ram", *BROKERS):
         assert not {"detected_down", "detected_up", "redistribute"} & set(timeline["event"])
         return
@@ -340,6 +377,19 @@ def check_timeline(
     downs = [r.time for r in rows if r.event == "detected_down"]
     redistributions = [r.time for r in rows if r.event == "redistribute"]
     assert redistributions == sorted(set(downs))
+
+
+def check_kafka_timeline(world: World, design: DesignSpec, rows: list) -> None:
+    """Kafka's coordinator removes a crashed member between session_timeout −
+    heartbeat_interval and session_timeout after its crash, while it is still down or
+    after a restart as a new member; nothing else is detected."""
+    kafka = design.kafka
+    assert not {"detected_up", "redistribute"} & {r.event for r in rows}
+    for r in rows:
+        if r.event == "detected_down":
+            low = kafka.session_timeout - kafka.heartbeat_interval
+            assert low - EPS <= r.detection_delay <= kafka.session_timeout + EPS, r
+            assert at_a_crash(world.outages[r.store], r.time - r.detection_delay), r
 
 
 @EXAMPLES
