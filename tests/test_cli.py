@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sim.broker_sections import BROKER_SECTIONS
 from sim.cli import main
 from sim.loading import load_scenario
 
@@ -41,7 +42,15 @@ CONTRACT = [
     "sla_missed",
 ]
 SUMMARY_COLUMNS = ["design", "metric", "mean", "ci_low", "ci_high", "n"]
-TIMELINE_EVENTS = {"crash", "recover", "detected_down", "detected_up", "redistribute"}
+TIMELINE_EVENTS = {
+    "crash",
+    "recover",
+    "detected_down",
+    "detected_up",
+    "redistribute",
+    "rebalance",
+    "left_group",
+}
 #: A short run of one_crash: its crash (store 1 at 60) stays inside [0, 90).
 SHORT = [
     "--replications",
@@ -211,7 +220,8 @@ def test_shipped_scenario_yaml_is_the_scenario_as_run(shipped):
     assert written["warmup"] == 0
     assert written["replications"] == 2
     for design in written["designs"].values():
-        assert set(design) == {"queue", "database", "orchestrator", "balancer"}
+        broker = {design["queue"]} & set(BROKER_SECTIONS)  # a broker design's own section
+        assert set(design) == {"queue", "database", "orchestrator", "balancer", *broker}
 
 
 # --- --orders, --out ----------------------------------------------------------------------
