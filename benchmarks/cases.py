@@ -192,6 +192,26 @@ def case_dominoes(design: str) -> dict:
     }
 
 
+def case_kafka(design: str) -> dict:
+    """One Kafka design of scenarios/kafka.yaml, 80 hours of orders, like `dominoes`."""
+    import sim
+    from sim.loading import load_scenario
+    from sim.scenario import Scenario
+
+    sets = ["replications=1", "duration=4800", "drain=240"]
+    data = load_scenario(ROOT / "scenarios" / "kafka.yaml", sets).to_mapping()
+    data["designs"] = {design: data["designs"][design]}
+    scenario = Scenario.from_mapping(data)
+    started = time.perf_counter()
+    results = sim.run(scenario)
+    elapsed = time.perf_counter() - started
+    return {
+        "customers": int(results.replications["arrived"].sum()),
+        "seconds": elapsed,
+        "peak_rss": peak_rss_bytes(),
+    }
+
+
 def case_scale(factor: int, keep_orders: int) -> dict:
     import sim
 
@@ -233,6 +253,7 @@ CASES = {
     "mmc_reference": case_mmc_reference,
     "mmc_ciw": case_mmc_ciw,
     "dominoes": case_dominoes,
+    "kafka": case_kafka,
     "scale": case_scale,
     "parallel": case_parallel,
 }

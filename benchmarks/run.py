@@ -99,6 +99,18 @@ def main() -> int:
     )
     report["dominoes"] = dominoes
 
+    print("\nKafka (scenarios/kafka.yaml), one replication of 80 hours of orders")
+    kafka = {}
+    for design in ("kafka_long_poll", "kafka_default"):
+        row = measure("kafka", design, repeats=repeats)
+        row["orders_per_s"] = row["customers"] / row["seconds"]
+        kafka[design] = row
+        print(
+            f"  {design:<18}{row['orders_per_s']:>12,.0f} orders/s"
+            f"  ({row['orders_per_s'] / reference:.2f}x the SimPy reference)"
+        )
+    report["kafka"] = kafka
+
     print("\nScale: dominoes (3 designs), orders x1, x4, x16")
     scale = {}
     factors = (1, 2, 4) if args.quick else (1, 4, 16)
