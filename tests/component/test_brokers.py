@@ -103,6 +103,19 @@ def test_sqs_crash_with_a_message_in_flight():
     assert frame["first_completion"].tolist() == [50.0]
 
 
+def test_sqs_extension_stops_at_a_crash():
+    """v = 30, extend_visibility 10, prep 100: store 0 calls ChangeMessageVisibility at 10,
+    20, 30, 40, then crashes at 45; the last call set the deadline to 70, when store 1
+    receives the order (70 to 170). Without the crash nothing would come back."""
+    spec = SqsSpec(extend_visibility=10.0)
+    record, _, metrics = run(
+        world([(0.0, 100.0)], [[(45.0, 500.0)], []], 300.0), "sqs", spec, count=2
+    )
+    assert steps(record, "sent") == [(0.0, "sent", 0, 0), (70.0, "sent", 1, 0)]
+    assert steps(record, "finish") == [(170.0, "finish", 1, 0)]
+    assert (metrics["duplicates"], metrics["redeliveries"]) == (0, 1)
+
+
 def test_sqs_delete_in_flight_at_a_crash_gives_a_duplicate():
     """Store 0 finishes order 0 at 20; its DeleteMessage would land at 35 (delete_delay
     15), but the store crashes at 25: the lease ends at 30 and store 1 prepares the order
