@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-from sim.scenario import DesignSpec, Scenario
+from sim.design_words import design_words
+from sim.scenario import Scenario
 
 #: Metrics measured in the scenario's time unit.
 TIMED = {
@@ -30,23 +31,6 @@ def format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def design_label(spec: DesignSpec, unit: str) -> str:
-    """A design in a few words, for the header of its table."""
-    if spec.queue == "ram":
-        return "RAM only"
-    if spec.queue == "db":
-        return (
-            f"database, {spec.balancer.strategy} balancer, poll every "
-            f"{spec.orchestrator.poll_interval:g} {unit}"
-        )
-    if spec.kafka is not None:
-        kafka = spec.kafka
-        commits = "auto-commit" if kafka.enable_auto_commit else f"commit {kafka.commit}"
-        static = ", static members" if kafka.static_membership else ""
-        return f"Kafka, {kafka.partitions} partitions, {kafka.assignor}, {commits}{static}"
-    return spec.queue
-
-
 def format_summary(summary: pd.DataFrame, scenario: Scenario) -> str:
     """A block per design: metric, mean, and the 95% confidence interval."""
     unit = scenario.time_unit
@@ -57,7 +41,7 @@ def format_summary(summary: pd.DataFrame, scenario: Scenario) -> str:
     ]
     for design, group in summary.groupby("design", sort=False):
         spec = scenario.design(str(design))
-        what = design_label(spec, unit)
+        what = design_words(spec, unit)
         lines += ["", f"{design}  ({what})", f"  {'metric':<22}{'mean':>12}   95% CI"]
         for row in group.itertuples(index=False):
             label = f"{row.metric} ({unit})" if row.metric in TIMED else row.metric
