@@ -23,6 +23,7 @@ MAX_CRASHES_PER_STORE = 1_000_000
 MAX_RING_POINTS = 200_000  # a ring is rebuilt for each membership a run sees
 MAX_OUTAGES_PER_REPLICATION = 5_000_000
 MAX_SWEEP_CELLS = 10_000
+MAX_REBALANCE_WORK = 1e9  # Kafka: partitions (and members) gone through at each rebalance
 
 
 def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile) -> list[Problem]:
@@ -96,6 +97,19 @@ def kafka_problems(
                 where("commit"),
                 "sync needs enable_auto_commit: false (an application that commits each "
                 "record itself turns auto-commit off)",
+            )
+        )
+    crashes = len(raw.failures.scripted)
+    if raw.failures.mtbf is not None:
+        crashes += raw.stores.count * horizon / raw.failures.mtbf
+    # Each crash brings about two rebalances, each going through every partition and member.
+    work = 2 * crashes * (kafka.partitions + raw.stores.count)
+    if work > MAX_REBALANCE_WORK:
+        problems.append(
+            Problem(
+                where("partitions"),
+                f"({kafka.partitions}) with about {crashes:.3g} crashes per run means about "
+                f"{work:.3g} partition moves to work out; the limit is {MAX_REBALANCE_WORK:.0e}",
             )
         )
     commits = horizon / kafka.auto_commit_interval * raw.stores.count
