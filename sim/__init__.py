@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+import sim.interrupts  # noqa: F401 (first of all: a Ctrl-C during the imports is quiet)
+
 __version__ = "0.1.0"  # sim.cache keys its files by it
 
 if TYPE_CHECKING:
