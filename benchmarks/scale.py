@@ -87,8 +87,7 @@ def main() -> int:
         print(json.dumps(case(int(args.case[0]), args.case[1])))
         return 0
     sizes = [int(s) for s in args.stores.split(",")]
-    plan = [(n, "mq_ring") for n in sizes] + [(d, n) for n, d in OTHER_DESIGNS if n in sizes]
-    plan = [(p if isinstance(p[0], int) else (p[1], p[0])) for p in plan]
+    plan = [(n, "mq_ring") for n in sizes] + [(n, d) for d, n in OTHER_DESIGNS if n in sizes]
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)", flush=True)
     print(
         f"{'stores':>7} {'design':<10}{'orders':>11}{'wall s':>9}{'us/order':>10}"

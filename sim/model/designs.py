@@ -112,6 +112,7 @@ class DatabaseQueue(RamOnly):
         # numpy views of the key hashes and of where each order was last sent (no copy:
         # `sent_to` is read as it is when a redistribution starts)
         self._hashes = np.frombuffer(book.key_hash, dtype=np.uint64)
+        self.sent_to = recorder.sent_to
         self._sent_to = np.frombuffer(recorder.sent_to, dtype=np.int32)
 
     def dispatch(self, order: int) -> None:
@@ -139,9 +140,9 @@ class DatabaseQueue(RamOnly):
     def completed(self, order: int, store: Store) -> None:
         super().completed(order, store)
         self.database.finish(order, store)
-        if self.database.ack_delay and order in self.database.open:
-            if self.recorder.sent_to[order] == store.index:
-                self.unheld.add(order)  # finished; its D write has not landed yet
+        database = self.database
+        if database.ack_delay and order in database.open and self.sent_to[order] == store.index:
+            self.unheld.add(order)  # finished; its D write has not landed yet
 
     def failed(self, order: int, store: Store) -> None:
         """An attempt failed: an online order stays N and is sent again at the next
