@@ -74,6 +74,13 @@ def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
     horizon = raw.duration + drain
     if raw.warmup >= raw.duration:
         yield Problem(("warmup",), f"must be less than duration ({raw.duration:g})")
+    workers = raw.stores.workers
+    if not isinstance(workers, int) and len(workers) != raw.stores.count:
+        yield Problem(
+            ("stores", "workers"),
+            f"lists {len(workers)} stores but stores.count is {raw.stores.count}: give one "
+            "number per store, or a single number for every store",
+        )
     orders = raw.orders
     if orders.online.rate == 0 and orders.offline.rate == 0:
         yield Problem(("orders",), "no orders would arrive: online.rate and offline.rate are 0")

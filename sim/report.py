@@ -37,7 +37,7 @@ def describe(scenario: Scenario) -> str:
     unit, orders, failures = scenario.time_unit, scenario.orders, scenario.failures
     prep = orders.prep_time
     parts = [
-        f"{scenario.stores.count} stores with {scenario.stores.workers} workers each; "
+        f"{scenario.stores.count} stores with {scenario.stores.describe_workers()}; "
         f"online orders arrive at {orders.online.rate:g} per {unit}"
         + (
             f", walk-ins at {orders.offline.rate:g} per {unit} per store"

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError
 from sim.checks import design_problems, plan_problems, sweep_problems, world_problems
 from sim.errors import Problem, ScenarioError
 from sim.sections import (
+    FORM_TAGS,
     ArrivalSpec,
     BalancerSpec,
     DatabaseSpec,
@@ -161,7 +162,8 @@ def _problems(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> lis
             message += f" (got {value!r})"
         if item["type"] == "extra_forbidden":
             message = "unknown key"
-        problems.append(Problem(prefix + tuple(item["loc"]), message))
+        loc = tuple(part for part in item["loc"] if part not in FORM_TAGS)
+        problems.append(Problem(prefix + loc, message))
     return problems
 
 

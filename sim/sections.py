@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from sim.distributions import Distribution
 from sim.hashing.maglev import is_prime
@@ -22,11 +22,46 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+#: Labels of the forms a key may take; left out of the key paths in messages.
+FORM_TAGS = frozenset({"number", "per store"})
+
+
+def _workers_form(value: object) -> str:
+    return "per store" if isinstance(value, list | tuple) else "number"
+
+
+Workers = Annotated[int, Field(ge=1, le=100_000)]
+
+
 class StoresSpec(_Section):
-    """How many stores there are and how many orders each prepares at once."""
+    """How many stores there are and how many orders each prepares at once: one number
+    for every store, or a list with one number per store."""
 
     count: int = Field(ge=1, le=10_000)
-    workers: int = Field(default=1, ge=1, le=100_000)
+    # A callable discriminator, so a mistake is reported against one form, not both.
+    workers: Annotated[
+        Annotated[Workers, Tag("number")]
+        | Annotated[tuple[Workers, ...], Field(strict=False, min_length=1), Tag("per store")],
+        Discriminator(_workers_form),
+    ] = 1
+
+    def workers_at(self, store: int) -> int:
+        """How many orders store `store` prepares at once."""
+        workers = self.workers
+        return workers if isinstance(workers, int) else workers[store]
+
+    @property
+    def total_workers(self) -> int:
+        """Every worker of the chain."""
+        workers = self.workers
+        return workers * self.count if isinstance(workers, int) else sum(workers)
+
+    def describe_workers(self) -> str:
+        """`4 workers each` or `4, 4, 2 workers`, for texts."""
+        workers = self.workers
+        if isinstance(workers, int):
+            return f"{workers} workers each"
+        return f"{', '.join(map(str, workers))} workers"
 
 
 class ArrivalSpec(_Section):

@@ -30,11 +30,18 @@ def format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _stores(scenario: Scenario) -> str:
+    stores = scenario.stores
+    if isinstance(stores.workers, int):
+        return f"{stores.count} stores x {stores.workers} workers"
+    return f"{stores.count} stores, {stores.describe_workers()}"
+
+
 def format_summary(summary: pd.DataFrame, scenario: Scenario) -> str:
     """A block per design: metric, mean, and the 95% confidence interval."""
     unit = scenario.time_unit
     lines = [
-        f"{scenario.name}: {scenario.stores.count} stores x {scenario.stores.workers} workers, "
+        f"{scenario.name}: {_stores(scenario)}, "
         f"{scenario.duration:g} {unit} of arrivals + {scenario.drain:g} {unit} drain, "
         f"{int(summary['n'].max()) if len(summary) else 0} replications, seed {scenario.seed}",
     ]

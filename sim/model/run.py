@@ -32,7 +32,7 @@ def simulate(
     book = OrderBook.from_world(world)
     fleet = Fleet()
     stores = [
-        Store(env, i, stores_spec.workers, book.prep, recorder, fleet)
+        Store(env, i, stores_spec.workers_at(i), book.prep, recorder, fleet)
         for i in range(stores_spec.count)
     ]
     balancer = Balancer(design.balancer, stores_spec.count, lambda i: len(stores[i].held))
