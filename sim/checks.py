@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from sim.demand import demand_problems, expected_orders
 from sim.errors import Problem
 from sim.sections import DesignSpec, FailuresSpec
 
@@ -90,7 +91,8 @@ def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
             f"({drain:g}) is shorter than the mean preparation time "
             f"({orders.prep_time.mean:g}): orders arriving at the end could never finish",
         )
-    expected = (orders.online.rate + orders.offline.rate * raw.stores.count) * raw.duration
+    yield from demand_problems(orders, raw.duration)
+    expected = expected_orders(orders, raw.stores.count, raw.duration)
     if expected > MAX_ORDERS_PER_REPLICATION:
         yield Problem(
             ("duration",),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.cache import Cache, cell_key
+from sim.demand import expected_orders
 from sim.executors import Runner
 from sim.metrics import METRICS, paired_differences, replication_metrics, summarize
 from sim.model import simulate
@@ -215,9 +216,8 @@ def _execute(grid, missing, keep_orders, runner, cache, done, errors, bar) -> No
 
 def _batch_size(scenario: Scenario) -> int:
     """Replications per task, so that a task runs for about `TASK_SECONDS`."""
-    orders = scenario.orders
-    per_replication = orders.online.rate + orders.offline.rate * scenario.stores.count
-    cost = per_replication * scenario.duration * len(scenario.designs) * SECONDS_PER_ORDER
+    orders = expected_orders(scenario.orders, scenario.stores.count, scenario.duration)
+    cost = orders * len(scenario.designs) * SECONDS_PER_ORDER
     return max(1, min(scenario.replications, math.ceil(TASK_SECONDS / max(cost, 1e-6))))
 
 

@@ -23,11 +23,15 @@ class _Section(BaseModel):
 
 
 #: Labels of the forms a key may take; left out of the key paths in messages.
-FORM_TAGS = frozenset({"number", "per store"})
+FORM_TAGS = frozenset({"number", "per store", "times", "name"})
 
 
 def _workers_form(value: object) -> str:
     return "per store" if isinstance(value, list | tuple) else "number"
+
+
+def _profile_form(value: object) -> str:
+    return "name" if isinstance(value, str) else "times"
 
 
 Workers = Annotated[int, Field(ge=1, le=100_000)]
@@ -64,10 +68,24 @@ class StoresSpec(_Section):
         return f"{', '.join(map(str, workers))} workers"
 
 
+ProfileTime = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=False)]
+
+
 class ArrivalSpec(_Section):
-    """A Poisson stream of orders; a rate of zero means none."""
+    """A Poisson stream of orders; a rate of zero means none. With a `profile` (time ->
+    multiplier of `rate`, see `sim.demand`) the rate changes over the day."""
 
     rate: NonNegativeFinite = 0.0
+    # Times are lax, so that the mapping written to scenario.yaml (string keys) reads back.
+    profile: (
+        Annotated[
+            Annotated[dict[ProfileTime, NonNegativeFinite], Tag("times")]
+            | Annotated[Literal["same"], Tag("name")],
+            Discriminator(_profile_form),
+        ]
+        | None
+    ) = None
+    profile_shape: Literal["step", "linear"] = "step"
 
 
 class OrdersSpec(_Section):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import xxhash
 
+from sim.demand import poisson_times, profile_of
 from sim.randomness import Streams
 from sim.scenario import FailuresSpec, Scenario
 
@@ -52,13 +53,15 @@ def draw_world(scenario: Scenario, replication: int) -> World:
     """Draw the orders and outages of replication `replication`."""
     streams = Streams(scenario.seed, replication)
     orders = scenario.orders
-    times = [_poisson_times(streams.get("online_arrivals"), orders.online.rate, scenario.duration)]
+    duration = scenario.duration
+    online = profile_of(orders.online, orders.online, duration)
+    times = [poisson_times(streams.get("online_arrivals"), orders.online.rate, duration, online)]
     preps = [orders.prep_time.sample(streams.get("online_prep"), len(times[0]))]
     stores = [np.full(len(times[0]), ONLINE, dtype=np.int32)]
+    offline = profile_of(orders.offline, orders.online, duration)
     for store in range(scenario.stores.count):
-        t = _poisson_times(
-            streams.get("offline_arrivals", store), orders.offline.rate, scenario.duration
-        )
+        rng = streams.get("offline_arrivals", store)
+        t = poisson_times(rng, orders.offline.rate, duration, offline)
         times.append(t)
         preps.append(orders.prep_time.sample(streams.get("offline_prep", store), len(t)))
         stores.append(np.full(len(t), store, dtype=np.int32))
@@ -85,14 +88,6 @@ def draw_world(scenario: Scenario, replication: int) -> World:
         outages=outages,
         horizon=horizon,
     )
-
-
-def _poisson_times(rng: np.random.Generator, rate: float, duration: float) -> np.ndarray:
-    """A Poisson process on [0, duration): a Poisson count, then sorted uniform times."""
-    if rate == 0:
-        return np.empty(0)
-    count = rng.poisson(rate * duration)
-    return np.sort(rng.uniform(0.0, duration, count))
 
 
 def _outages(
