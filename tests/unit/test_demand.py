@@ -57,7 +57,8 @@ def test_arrivals_follow_the_profile_of_each_stream():
         orders__offline__profile="same",
     )
     world = sim.world.draw_world(scenario, 0)
-    assert world.size > 0 and world.arrival.min() >= 240
+    assert world.size > 0
+    assert world.arrival.min() >= 240
 
 
 @pytest.mark.parametrize(
