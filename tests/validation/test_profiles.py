@@ -24,6 +24,7 @@ def chi2_quantile(z: float, k: int) -> float:
     """The chi-squared (k degrees of freedom) quantile at standard normal quantile z."""
     return k * (1 - 2 / (9 * k) + z * np.sqrt(2 / (9 * k))) ** 3
 
+
 PROFILE = {0: 0.3, 60: 1.0, 150: 2.5, 240: 1.2, 420: 0.4}
 EDGES = [0, 60, 150, 240, 420, 480]
 
