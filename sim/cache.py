@@ -18,6 +18,7 @@ from typing import Any
 
 from sim import __version__
 from sim.scenario import Scenario
+from sim.trace import read_trace
 
 VERSION = "1"  # bump when a change to the model changes results
 
@@ -26,6 +27,8 @@ def cell_key(scenario: Scenario, keep_orders: bool) -> str:
     """What identifies a cell's results, as 16 hex digits."""
     data = scenario.to_mapping()
     data.pop("replications")
+    if scenario.orders.trace is not None:  # the log's bytes, not only its name
+        data["trace_digest"] = read_trace(scenario.orders.trace).digest
     order = list(data["designs"])  # sort_keys below would hide the designs' order
     text = json.dumps([data, order, keep_orders, VERSION, __version__], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -83,7 +83,7 @@ def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
             "number per store, or a single number for every store",
         )
     orders = raw.orders
-    if orders.online.rate == 0 and orders.offline.rate == 0:
+    if orders.online.rate == 0 and orders.offline.rate == 0 and orders.trace is None:
         yield Problem(("orders",), "no orders would arrive: online.rate and offline.rate are 0")
     if drain < orders.prep_time.mean:
         yield Problem(
@@ -91,7 +91,7 @@ def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
             f"({drain:g}) is shorter than the mean preparation time "
             f"({orders.prep_time.mean:g}): orders arriving at the end could never finish",
         )
-    yield from demand_problems(orders, raw.duration)
+    yield from demand_problems(orders, raw.duration, raw.stores.count)
     expected = expected_orders(orders, raw.stores.count, raw.duration)
     if expected > MAX_ORDERS_PER_REPLICATION:
         yield Problem(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.errors import Problem
+from sim.trace import TraceError, read_trace, trace_problems
 
 if TYPE_CHECKING:
     from sim.sections import ArrivalSpec, OrdersSpec
@@ -104,8 +105,13 @@ def poisson_times(
 
 
 def expected_orders(orders: OrdersSpec, stores: int, duration: float) -> float:
-    """Orders expected in one replication from the rates and profiles (not a trace)."""
+    """Orders expected in one replication from the rates and profiles (and the trace)."""
     expected = 0.0
+    if orders.trace is not None:
+        try:
+            expected += len(read_trace(orders.trace).time)
+        except TraceError:
+            pass  # reported by `demand_problems`
     for spec, copies in ((orders.online, 1), (orders.offline, stores)):
         profile = profile_of(spec, orders.online, duration) if _valid(orders, duration) else None
         factor = profile.total if profile is not None else duration
@@ -114,12 +120,22 @@ def expected_orders(orders: OrdersSpec, stores: int, duration: float) -> float:
 
 
 def _valid(orders: OrdersSpec, duration: float) -> bool:
-    return not any(True for _ in demand_problems(orders, duration))
+    return not any(True for _ in _profile_problems(orders, duration))
 
 
-def demand_problems(orders: OrdersSpec, duration: float) -> Iterator[Problem]:
+def demand_problems(orders: OrdersSpec, duration: float, stores: int) -> Iterator[Problem]:
     """Profiles must start at 0, stay before the end of arrivals and not be all zero;
-    `same` refers to the online profile."""
+    `same` refers to the online profile; a trace replaces the rates and must fit."""
+    yield from _profile_problems(orders, duration)
+    if orders.trace is None:
+        return
+    for kind in ("online", "offline"):
+        if getattr(orders, kind).rate:
+            yield Problem(("orders", kind, "rate"), "leave it out: orders.trace replaces the rates")
+    yield from trace_problems(orders.trace, stores, duration)
+
+
+def _profile_problems(orders: OrdersSpec, duration: float) -> Iterator[Problem]:
     if orders.online.profile == "same":
         yield Problem(("orders", "online", "profile"), "`same` is for offline: the online profile")
     for kind in ("online", "offline"):

@@ -21,6 +21,8 @@ STREAMS = {
     "offline_prep": 3,
     "failures": 4,
     "order_keys": 5,
+    "trace_prep": 6,
+    "patience": 7,
 }
 
 

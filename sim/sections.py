@@ -95,6 +95,9 @@ class OrdersSpec(_Section):
     offline: ArrivalSpec = ArrivalSpec()
     prep_time: Distribution
     sla: PositiveFinite | None = None
+    # A recorded log replayed instead of the rates (`sim.trace`); a relative path is
+    # relative to the scenario file's folder.
+    trace: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
 
 
 class ScriptedCrash(_Section):

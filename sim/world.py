@@ -14,6 +14,7 @@ import xxhash
 
 from sim.demand import poisson_times, profile_of
 from sim.randomness import Streams
+from sim.trace import read_trace
 from sim.scenario import FailuresSpec, Scenario
 
 ONLINE = -1  # the `pinned` value of an order any store may prepare
@@ -53,6 +54,8 @@ def draw_world(scenario: Scenario, replication: int) -> World:
     """Draw the orders and outages of replication `replication`."""
     streams = Streams(scenario.seed, replication)
     orders = scenario.orders
+    if orders.trace is not None:
+        return _replayed(scenario, streams)
     duration = scenario.duration
     online = profile_of(orders.online, orders.online, duration)
     times = [poisson_times(streams.get("online_arrivals"), orders.online.rate, duration, online)]
@@ -72,8 +75,19 @@ def draw_world(scenario: Scenario, replication: int) -> World:
     ids = streams.get("order_keys").integers(1, 2**63, n_online, dtype=np.int64)
     key_id = np.zeros(len(arrival), dtype=np.int64)
     key_id[:n_online] = ids
+    return _world(
+        scenario, streams, arrival, np.concatenate(preps), np.concatenate(stores), key_id, order
+    )
+
+
+def _world(scenario, streams, arrival, prep, pinned, key_id, order) -> World:
+    """The world of orders given in any order (`order` sorts them by arrival), with the
+    stores' outages and the online orders' key hashes."""
     key_hash = np.zeros(len(arrival), dtype=np.uint64)
-    key_hash[:n_online] = [xxhash.xxh3_64_intdigest(order_key(i).encode()) for i in ids.tolist()]
+    online = np.flatnonzero(key_id)
+    key_hash[online] = [
+        xxhash.xxh3_64_intdigest(order_key(i).encode()) for i in key_id[online].tolist()
+    ]
     horizon = scenario.horizon
     outages = tuple(
         _outages(scenario.failures, store, streams.get("failures", store), horizon)
@@ -81,13 +95,27 @@ def draw_world(scenario: Scenario, replication: int) -> World:
     )
     return World(
         arrival=arrival[order],
-        prep=np.concatenate(preps)[order],
-        pinned=np.concatenate(stores)[order],
+        prep=prep[order],
+        pinned=pinned[order],
         key_id=key_id[order],
         key_hash=key_hash[order],
         outages=outages,
         horizon=horizon,
     )
+
+
+def _replayed(scenario: Scenario, streams: Streams) -> World:
+    """The world of a recorded log: its orders exactly; preparation times and keys it
+    leaves blank are drawn (their own streams), as are the outages."""
+    trace = read_trace(scenario.orders.trace)
+    prep = trace.prep.copy()
+    blank = np.isnan(prep)
+    prep[blank] = scenario.orders.prep_time.sample(streams.get("trace_prep"), int(blank.sum()))
+    key_id = trace.key.copy()
+    drawn = (trace.pinned == ONLINE) & (key_id == 0)
+    key_id[drawn] = streams.get("order_keys").integers(1, 2**63, int(drawn.sum()), dtype=np.int64)
+    order = np.argsort(trace.time, kind="stable")
+    return _world(scenario, streams, trace.time, prep, trace.pinned, key_id, order)
 
 
 def _outages(
