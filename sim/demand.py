@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -108,10 +109,8 @@ def expected_orders(orders: OrdersSpec, stores: int, duration: float) -> float:
     """Orders expected in one replication from the rates and profiles (and the trace)."""
     expected = 0.0
     if orders.trace is not None:
-        try:
+        with suppress(TraceError):  # reported by `demand_problems`
             expected += len(read_trace(orders.trace).time)
-        except TraceError:
-            pass  # reported by `demand_problems`
     for spec, copies in ((orders.online, 1), (orders.offline, stores)):
         profile = profile_of(spec, orders.online, duration) if _valid(orders, duration) else None
         factor = profile.total if profile is not None else duration

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from io import StringIO
 from dataclasses import dataclass
 from functools import lru_cache
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -198,22 +198,19 @@ def _keys(values: pd.Series) -> np.ndarray:
 
 def trace_problems(path: str, stores: int, duration: float) -> Iterator[Problem]:
     """What keeps the log at `path` from being replayed in a scenario with `stores`
-    stores whose arrivals run for `duration`: each message starts with `file:line`."""
+    stores whose arrivals run for `duration` (orders logged at or after `duration` are
+    left out of the run): each message starts with `file:line`."""
     try:
         trace = read_trace(path)
     except TraceError as error:
         yield from (Problem(("orders", "trace"), line) for line in error.lines)
         return
-    late = np.flatnonzero(trace.time >= duration)
+    if not (trace.time < duration).any():
+        yield Problem(("orders", "trace"), f"{path}: no order before duration ({duration:g})")
     outside = np.flatnonzero(trace.pinned >= stores)
-    for rows, message in (
-        (late, f"time: not before duration ({duration:g})"),
-        (outside, f"store: no such store (stores are 0 to {stores - 1})"),
-    ):
-        for row in rows[:MAX_REPORTED]:
-            yield Problem(
-                ("orders", "trace"), f"{_at(path, trace.where, trace.lines[row])}: {message}"
-            )
+    for row in outside[:MAX_REPORTED]:
+        message = f"store: no such store (stores are 0 to {stores - 1})"
+        yield Problem(("orders", "trace"), f"{_at(path, trace.where, trace.lines[row])}: {message}")
 
 
 def _at(path: str, where: str, line: int) -> str:

@@ -14,8 +14,8 @@ import xxhash
 
 from sim.demand import poisson_times, profile_of
 from sim.randomness import Streams
-from sim.trace import read_trace
 from sim.scenario import FailuresSpec, Scenario
+from sim.trace import read_trace
 
 ONLINE = -1  # the `pinned` value of an order any store may prepare
 
@@ -105,17 +105,18 @@ def _world(scenario, streams, arrival, prep, pinned, key_id, order) -> World:
 
 
 def _replayed(scenario: Scenario, streams: Streams) -> World:
-    """The world of a recorded log: its orders exactly; preparation times and keys it
-    leaves blank are drawn (their own streams), as are the outages."""
+    """The world of a recorded log: its orders before `duration`, exactly; preparation
+    times and keys it leaves blank are drawn (their own streams), as are the outages."""
     trace = read_trace(scenario.orders.trace)
-    prep = trace.prep.copy()
+    kept = trace.time < scenario.duration
+    prep = trace.prep[kept]
     blank = np.isnan(prep)
     prep[blank] = scenario.orders.prep_time.sample(streams.get("trace_prep"), int(blank.sum()))
-    key_id = trace.key.copy()
-    drawn = (trace.pinned == ONLINE) & (key_id == 0)
+    key_id, pinned = trace.key[kept], trace.pinned[kept]
+    drawn = (pinned == ONLINE) & (key_id == 0)
     key_id[drawn] = streams.get("order_keys").integers(1, 2**63, int(drawn.sum()), dtype=np.int64)
-    order = np.argsort(trace.time, kind="stable")
-    return _world(scenario, streams, trace.time, prep, trace.pinned, key_id, order)
+    order = np.argsort(trace.time[kept], kind="stable")
+    return _world(scenario, streams, trace.time[kept], prep, pinned, key_id, order)
 
 
 def _outages(

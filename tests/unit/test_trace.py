@@ -76,7 +76,6 @@ def test_parquet_logs_are_read_too(tmp_path):
         ("5,offline,1.5,,", ":3: store: a walk-in needs a store number >= 0 (got '1.5')"),
         ("5,online,,0,", ":3: prep_time: not a number > 0 (got '0')"),
         ("5,online,,,x1", ":3: key: not an integer in [1, 2^63) (got 'x1')"),
-        ("100,online,,,", ":3: time: not before duration (100)"),
         ("5,offline,2,,", ":3: store: no such store (stores are 0 to 1)"),
         ("", ":3: time: not a finite number >= 0 (got '')"),
     ],
@@ -105,9 +104,16 @@ def test_a_bad_file_is_refused(tmp_path, log, message):
     assert message in "\n".join(caught.value.lines)
 
 
+def test_orders_logged_after_the_arrivals_end_are_left_out(tmp_path):
+    scenario = sim.load_scenario(write(tmp_path), duration=7)
+    assert draw_world(scenario, 0).arrival.tolist() == [1.25, 3.5]
+    with pytest.raises(ScenarioError, match="no order before duration"):
+        sim.load_scenario(write(tmp_path), duration=1)
+
+
 def test_rates_and_a_trace_do_not_mix(tmp_path):
     path = write(tmp_path, scenario=SCENARIO + "  online: {rate: 1}\n")
-    with pytest.raises(ScenarioError, match="orders.online.rate: leave it out"):
+    with pytest.raises(ScenarioError, match=r"orders\.online\.rate: leave it out"):
         sim.load_scenario(path)
 
 
@@ -120,7 +126,7 @@ def test_the_command_line_exits_2_and_writes_nothing(tmp_path):
         text=True,
     )
     assert done.returncode == 2
-    assert f"log.csv:3: time: not a finite number" in done.stderr
+    assert "log.csv:3: time: not a finite number" in done.stderr
     assert "Traceback" not in done.stderr
     assert not out.exists()
 
