@@ -34,6 +34,8 @@ METRICS = (
     "redistributions",
     "moves",
     "peak_load",
+    "cancelled",
+    "late",
 )
 
 
@@ -50,6 +52,7 @@ def replication_metrics(
     completions = orders["completions"].to_numpy()
     done = completions > 0
     lost = (orders["status"] == "lost").to_numpy()
+    cancelled = int((orders["status"] == "cancelled").sum())
     online = (orders["kind"] == "online").to_numpy()
     arrived = len(orders)
     prep = orders["prep_time"].to_numpy()
@@ -59,7 +62,7 @@ def replication_metrics(
         "arrived": arrived,
         "completed": int(done.sum()),
         "lost": int(lost.sum()),
-        "unfinished": arrived - int(done.sum()) - int(lost.sum()),
+        "unfinished": arrived - int(done.sum()) - int(lost.sum()) - cancelled,
         "duplicates": int(np.maximum(completions - 1, 0).sum()),
         "wasted_work": float(orders["work"].sum() - prep[done].sum()),
         "latency_mean": float(latency.mean()) if latency.size else math.nan,
@@ -72,6 +75,8 @@ def replication_metrics(
         "redistributions": int((events == "redistribute").sum()),
         "moves": int(orders["moves"].sum()),
         "peak_load": max(peak_held) if len(peak_held) else math.nan,
+        "cancelled": cancelled,
+        "late": _late(orders, warmup, sla, horizon),
     }
 
 
@@ -98,15 +103,32 @@ def _sla_missed(orders: pd.DataFrame, warmup: float, sla: float | None, horizon:
     is known whatever happened to them. Choosing by arrival, not by outcome, keeps the
     share unbiased when the drain is shorter than the SLA.
     """
-    if sla is None:
+    latency = _sla_latencies(orders, warmup, sla, horizon)
+    if latency is None:
         return math.nan
+    met = latency <= sla  # NaN (never completed) compares False
+    return float(1.0 - met.mean())
+
+
+def _late(orders: pd.DataFrame, warmup: float, sla: float | None, horizon: float) -> float:
+    """How many of the orders `sla_missed` counts missed the SLA (a count, for costs)."""
+    latency = _sla_latencies(orders, warmup, sla, horizon)
+    if latency is None:
+        return math.nan
+    return float((~(latency <= sla)).sum())
+
+
+def _sla_latencies(
+    orders: pd.DataFrame, warmup: float, sla: float | None, horizon: float
+) -> np.ndarray | None:
+    """Latencies (NaN: never completed) of the orders the SLA counts; None if none."""
+    if sla is None:
+        return None
     arrival = orders["arrival"].to_numpy()
     counted = (arrival >= warmup) & (arrival + sla <= horizon)
     if not counted.any():
-        return math.nan
-    latency = orders["first_completion"].to_numpy()[counted] - arrival[counted]
-    met = latency <= sla  # NaN (never completed) compares False
-    return float(1.0 - met.mean())
+        return None
+    return orders["first_completion"].to_numpy()[counted] - arrival[counted]
 
 
 def _mean(values: pd.Series) -> float:

@@ -19,7 +19,7 @@ from sim.world import ONLINE, World
 LOST_REASONS = {1: "crash", 2: "store_down"}
 CRASH, STORE_DOWN = 1, 2
 KINDS = ["online", "offline"]
-STATUSES = ["completed", "lost", "unfinished"]
+STATUSES = ["completed", "lost", "unfinished", "cancelled"]
 TIMELINE_COLUMNS = ("time", "event", "store", "orders", "moved", "lost", "detection_delay")
 
 
@@ -28,12 +28,14 @@ class Recorder:
 
     def __init__(self, orders: int, trace: bool = False):
         #: With `trace`, every step of every order as (time, what, store, order), where
-        #: `what` is sent, ignored, refused, start, finish, abandon, drop, lost or done.
+        #: `what` is sent, ignored, refused, start, finish, abandon, drop, lost, done or
+        #: cancelled.
         self.trace: list[tuple[float, str, int, int]] | None = [] if trace else None
         nan = array("d", [math.nan])
         self.first_completion = nan * orders
         self.done_at = nan * orders  # when the D status landed (database designs)
         self.lost_at = nan * orders
+        self.cancelled_at = nan * orders  # when the customer called the order off
         self.work = array("d", bytes(8 * orders))  # preparation time spent, all attempts
         self.completions = array("i", bytes(4 * orders))
         self.attempts = array("i", bytes(4 * orders))
@@ -58,6 +60,12 @@ class Recorder:
         if self.trace is not None:
             self.trace.append((now, "lost", -1, order))
 
+    def cancel(self, order: int, now: float) -> None:
+        """`order`'s customer called it off before its preparation started."""
+        self.cancelled_at[order] = now
+        if self.trace is not None:
+            self.trace.append((now, "cancelled", -1, order))
+
     def event(
         self,
         time: float,
@@ -75,7 +83,9 @@ class Recorder:
         """One row per order, with its outcome."""
         completions = np.frombuffer(self.completions, dtype=np.int32)
         reason = np.frombuffer(self.lost_reason, dtype=np.int8)
-        status = np.where(completions > 0, 0, np.where(reason > 0, 1, 2)).astype(np.int8)
+        cancelled_at = np.frombuffer(self.cancelled_at, dtype=np.float64)
+        waiting = np.where(np.isnan(cancelled_at), 2, 3)
+        status = np.where(completions > 0, 0, np.where(reason > 0, 1, waiting)).astype(np.int8)
         sent_to = np.frombuffer(self.sent_to, dtype=np.int32).copy()
         online = world.pinned == ONLINE
         return pd.DataFrame(
@@ -96,6 +106,7 @@ class Recorder:
                 "lost_at": np.frombuffer(self.lost_at, dtype=np.float64),
                 "last_store": pd.arrays.IntegerArray(sent_to, sent_to < 0),
                 "moves": np.frombuffer(self.moves, dtype=np.int32),
+                "cancelled_at": cancelled_at,
             }
         )
 

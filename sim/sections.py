@@ -98,6 +98,8 @@ class OrdersSpec(_Section):
     # A recorded log replayed instead of the rates (`sim.trace`); a relative path is
     # relative to the scenario file's folder.
     trace: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    # How long an online customer waits for the preparation to start before cancelling.
+    patience: Distribution | None = None
 
 
 class ScriptedCrash(_Section):

@@ -39,6 +39,9 @@ class World:
     key_hash: np.ndarray
     outages: tuple[tuple[tuple[float, float], ...], ...]
     horizon: float
+    #: When each order's customer cancels unless its preparation is under way (or done);
+    #: infinite for walk-ins, None when nobody cancels.
+    patience_end: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -93,15 +96,30 @@ def _world(scenario, streams, arrival, prep, pinned, key_id, order) -> World:
         _outages(scenario.failures, store, streams.get("failures", store), horizon)
         for store in range(scenario.stores.count)
     )
+    arrival, pinned = arrival[order], pinned[order]
     return World(
-        arrival=arrival[order],
+        arrival=arrival,
         prep=prep[order],
-        pinned=pinned[order],
+        pinned=pinned,
         key_id=key_id[order],
         key_hash=key_hash[order],
         outages=outages,
         horizon=horizon,
+        patience_end=_patience_end(scenario, streams, arrival, pinned),
     )
+
+
+def _patience_end(
+    scenario: Scenario, streams: Streams, arrival: np.ndarray, pinned: np.ndarray
+) -> np.ndarray | None:
+    """Arrival plus a patience drawn for each online order, in arrival order."""
+    patience = scenario.orders.patience
+    if patience is None:
+        return None
+    online = pinned == ONLINE
+    end = np.full(len(arrival), np.inf)
+    end[online] = arrival[online] + patience.sample(streams.get("patience"), int(online.sum()))
+    return end
 
 
 def _replayed(scenario: Scenario, streams: Streams) -> World:

@@ -177,7 +177,8 @@ def test_shipped_scenario_replications_rows(shipped):
     assert sorted(zip(frame["design"], frame["replication"], strict=True)) == sorted(
         (design, r) for design in designs for r in range(2)
     )
-    assert (frame["arrived"] == frame["completed"] + frame["lost"] + frame["unfinished"]).all()
+    parts = frame["completed"] + frame["lost"] + frame["unfinished"] + frame["cancelled"]
+    assert (frame["arrived"] == parts).all()
     assert (frame["arrived"] > 0).all()
 
 
@@ -224,11 +225,12 @@ def test_orders_writes_orders_parquet(with_orders):
     listed = readme_columns("orders.parquet")
     assert [c for c in orders.columns if c in listed] == listed
     assert len(orders) == replications["arrived"].sum()
-    assert set(orders["status"]) <= {"completed", "lost", "unfinished"}
+    statuses = ["completed", "lost", "unfinished", "cancelled"]
+    assert set(orders["status"]) <= set(statuses)
     counted = orders.groupby(["design", "replication"])["status"].value_counts().unstack()
-    counted = counted.reindex(columns=["completed", "lost", "unfinished"], fill_value=0)
+    counted = counted.reindex(columns=statuses, fill_value=0)
     by_run = replications.set_index(["design", "replication"])
-    for status in ("completed", "lost", "unfinished"):
+    for status in statuses:
         pairs = counted[status].fillna(0).astype(int)
         assert (pairs == by_run.loc[pairs.index, status]).all()
 

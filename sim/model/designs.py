@@ -68,6 +68,14 @@ class RamOnly:
     def completed(self, order: int, store: Store) -> None:
         self.recorder.complete(order, self.env.now, self.prep[order])
 
+    def cancel(self, order: int) -> bool:
+        """The customer calls `order` off: take it out of wherever it waits and say True,
+        or say False if it cannot be (done, lost, or its preparation is under way)."""
+        recorder = self.recorder
+        if recorder.completions[order] or recorder.lost_reason[order]:
+            return False
+        return self.stores[recorder.sent_to[order]].withdraw(order)
+
 
 class DatabaseQueue(RamOnly):
     """The seed's design: every order is written to the database first (status N).
@@ -92,6 +100,9 @@ class DatabaseQueue(RamOnly):
         super().__init__(env, book, stores, balancer, recorder)
         self.database = database
         self.owned_only = redistribute == "owned"
+        # Stores an order was sent to before its last one (it moved): they may hold it
+        # still, queued or in preparation. Only moved orders are here.
+        self.sent_before: dict[int, list[int]] = {}
 
     def dispatch(self, order: int) -> None:
         index = self.pinned[order]
@@ -107,6 +118,22 @@ class DatabaseQueue(RamOnly):
     def kept_elsewhere(self, order: int) -> bool:
         """Online orders stay N in the database; walk-ins die with their store."""
         return self.pinned[order] < 0
+
+    def cancel(self, order: int) -> bool:
+        """An online order still N with no preparation under way is withdrawn from every
+        store that holds it and its status becomes cancelled: never redistributed."""
+        if self.pinned[order] >= 0:
+            return super().cancel(order)
+        if self.recorder.completions[order] or order not in self.database.open:
+            return False
+        sent = [self.recorder.sent_to[order], *self.sent_before.get(order, ())]
+        holders = [self.stores[index] for index in sent if index >= 0]
+        if any(order in store.preparing for store in holders):
+            return False
+        for store in holders:
+            store.withdraw(order)
+        self.database.open.discard(order)  # status cancelled
+        return True
 
     def completed(self, order: int, store: Store) -> None:
         super().completed(order, store)
@@ -139,6 +166,7 @@ class DatabaseQueue(RamOnly):
                 if previous >= 0:
                     moves[order] += 1
                     moved += 1
+                    self.sent_before.setdefault(order, []).append(previous)
                 sent_to[order] = index
             self.stores[index].accept(order)
         self.recorder.event(self.env.now, "redistribute", orders=len(orders), moved=moved)

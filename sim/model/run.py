@@ -10,6 +10,7 @@ from sim.model.designs import DatabaseQueue, RamOnly
 from sim.model.failures import Failures
 from sim.model.orchestrator import Orchestrator
 from sim.model.orders import Arrivals, OrderBook
+from sim.model.patience import Patience
 from sim.model.store import Fleet, Store
 from sim.records import Recorder
 from sim.scenario import DesignSpec, StoresSpec
@@ -50,6 +51,8 @@ def simulate(
         store.on_done = handler.completed
     Arrivals(env, book.arrival, handler.dispatch).start()
     Failures(env, stores, world.outages, handler.crash, handler.recover).start()
+    if world.patience_end is not None:
+        Patience(env, world.patience_end, handler.cancel, recorder).start()
     env.run(until=world.horizon)
     _close(recorder, stores, world.horizon)
     return recorder

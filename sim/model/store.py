@@ -93,16 +93,26 @@ class Store:
             self.queue.append(order)
         return True
 
+    def withdraw(self, order: int) -> bool:
+        """Take `order` out of the queue (its customer cancelled); False if it is being
+        prepared. The queue entry is skipped when its turn comes: a cancelled order is
+        never handed to a store again."""
+        if order in self.preparing:
+            return False
+        self.held.discard(order)
+        return True
+
     def crash(self) -> list[int]:
         """Go down: every held order is dropped (in preparation first, then queued)."""
         now = self.env.now
         work = self.recorder.work
         for order, start in self.preparing.items():
             work[order] += now - start
-        dropped = [*self.preparing, *self.queue]
+        queued = [order for order in self.queue if order in self.held]  # not withdrawn
+        dropped = [*self.preparing, *queued]
         if self.recorder.trace is not None:
             self.recorder.trace += [(now, "abandon", self.index, order) for order in self.preparing]
-            self.recorder.trace += [(now, "drop", self.index, order) for order in self.queue]
+            self.recorder.trace += [(now, "drop", self.index, order) for order in queued]
         self.up = False
         self.fleet.down += 1
         self.fleet.on_crash()
@@ -134,5 +144,9 @@ class Store:
         del self.preparing[order]
         self.held.discard(order)
         self.on_done(order, self)
-        if self.queue:
-            self._start(self.queue.popleft())
+        queue, held = self.queue, self.held
+        while queue:
+            order = queue.popleft()
+            if order in held:  # not withdrawn
+                self._start(order)
+                break

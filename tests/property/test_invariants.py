@@ -111,6 +111,12 @@ def scenarios(draw: st.DrawFn, failures: str | None = None, replications: int = 
                 "offline": {"rate": offline},
                 "prep_time": prep,
                 "sla": draw(times(1.0, 30.0)),
+                "patience": draw(
+                    st.one_of(
+                        st.none(),
+                        st.builds(lambda m: {"dist": "exponential", "mean": m}, times(0.5, 20.0)),
+                    )
+                ),
             },
             "failures": failure_spec,
             "database": {"ack_delay": draw(st.one_of(st.just(0.0), times(0.0, 3.0)))},
@@ -163,11 +169,19 @@ def check_trace(world: World, record: Recorder) -> None:
     prep = world.prep.tolist()
     under_way: dict[tuple[int, int], float] = {}
     finishes: Counter[int] = Counter()
+    cancelled: set[int] = set()
     previous = 0.0
     for time, what, store, order in record.trace:
         assert time >= previous, "trace out of time order"
         previous = time
         assert 0 <= time < world.horizon
+        if what == "cancelled":  # nothing of it under way, and never again anywhere
+            assert not any(o == order for _, o in under_way), (time, order)
+            assert world.patience_end is not None
+            assert time == world.patience_end[order]
+            cancelled.add(order)
+            continue
+        assert order not in cancelled or what in ("drop", "ignored"), (time, what, order)
         if store < 0:
             assert what in ("lost", "done")
             continue
@@ -203,8 +217,11 @@ def check_trace(world: World, record: Recorder) -> None:
 def check_orders(world: World, design: DesignSpec, orders: pd.DataFrame, metrics: dict) -> None:
     """Conservation, consistent statuses, causality, and what each design may not do."""
     assert metrics["arrived"] == world.size == len(orders)
-    assert metrics["completed"] + metrics["lost"] + metrics["unfinished"] == metrics["arrived"]
+    parts = ("completed", "lost", "unfinished", "cancelled")
+    assert sum(metrics[part] for part in parts) == metrics["arrived"]
     assert metrics["unfinished"] >= 0
+    cancelled_at = orders["cancelled_at"].to_numpy()
+    np.testing.assert_array_equal(orders["status"] == "cancelled", ~np.isnan(cancelled_at))
     completions = orders["completions"].to_numpy()
     status = orders["status"].astype(str).to_numpy()
     lost_at = orders["lost_at"].to_numpy()
