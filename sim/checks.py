@@ -136,13 +136,12 @@ def failure_problems(failures: FailuresSpec, count: int, horizon: float) -> Iter
 
 def plan_problems(raw: _ScenarioFile) -> Iterator[Problem]:
     """A plan's key must be an integer key, its range ordered, its targets readable."""
-    from sim.plan import parse_target  # the plan module reads targets; no cycle at import
+    from sim.plan import parse_target, plan_range_problems  # no cycle at import
 
     plan = raw.plan
     if plan is None:
         return
-    if plan.low > plan.high:
-        yield Problem(("plan", "high"), f"must be at least low ({plan.low})")
+    yield from plan_range_problems(plan, raw)
     for index, target in enumerate(plan.targets):
         try:
             parse_target(target)

@@ -22,6 +22,7 @@ from sim.hashing_study import format_study, study
 from sim.loading import load_scenario
 from sim.outputs import replaceable, write_plan, write_results, write_study
 from sim.plan import plan
+from sim.plan_outputs import format_cost_plan
 from sim.scenario import Scenario, ScenarioError
 from sim.table import format_comparisons, format_plan, format_summary, format_sweep
 
@@ -245,7 +246,10 @@ def _plan(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     runner = make_runner(args.jobs, args.scheduler)
     answer, evaluations = plan(scenario, runner, progress=not args.quiet)
-    print(format_plan(scenario, answer, evaluations))
+    if scenario.plan.cost is not None:
+        print(format_cost_plan(scenario, answer, evaluations))
+    else:
+        print(format_plan(scenario, answer, evaluations))
     written = write_plan(scenario, evaluations, answer, out)
     print(f"\nwrote {', '.join(path.name for path in written)} to {out}/")
     return EXIT_OK

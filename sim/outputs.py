@@ -18,6 +18,7 @@ import yaml
 from sim import plots, report
 from sim.experiment import Results
 from sim.plan import evidence
+from sim.plan_outputs import write_cost
 
 
 def write_results(
@@ -142,13 +143,20 @@ def _write_figures(results: Results, folder: Path) -> list[str]:
 def write_plan(scenario, evaluations: list, answer: int | None, out: Path) -> list[Path]:
     """The plan's evidence (plan.csv, plan.png) and the scenario as run, in folder `out`."""
 
+    spec = scenario.plan
+
     def write(folder: Path) -> list[str]:
-        frame = evidence(scenario.plan.key, evaluations, answer)
+        frame = evidence(spec.key, evaluations, answer)
         frame.to_csv(folder / "plan.csv", index=False)
         with open(folder / "scenario.yaml", "w", encoding="utf-8") as file:
             yaml.safe_dump(scenario.to_mapping(), file, sort_keys=False)
-        plots.plan(frame, scenario.plan.key, answer, folder / "plan.png", scenario.time_unit)
-        return ["plan.csv", "plan.png", "scenario.yaml"]
+        written = ["plan.csv", "scenario.yaml"]
+        if len(spec.keys) == 1:
+            plots.plan(frame, spec.keys[0], answer, folder / "plan.png", scenario.time_unit)
+            written.insert(1, "plan.png")
+        if spec.cost is not None:
+            written += write_cost(spec.keys, evaluations, answer, folder)
+        return written
 
     return _write_folder(out, write)
 

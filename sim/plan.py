@@ -9,19 +9,26 @@ The search assumes the targets get easier as the key grows (more stores, more wo
 it checks the top of the range, then the bottom, then bisects; the answer's neighbour
 below was seen to fail, so the answer is the smallest, and the value above is checked
 too, as evidence that the targets do get easier.
+
+With a `cost` (see `sim.cost`), or with two keys, every value (every point of the grid)
+is run, since cost need not fall or rise with the key: the answer is the value meeting
+every target whose mean cost is lowest (ties: the first in grid order).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pandas as pd
 
+from sim.cost import capacity_cost, cost_problems, replication_costs, summarize_cost
+from sim.errors import Problem
 from sim.executors import Runner
 from sim.experiment import run
 from sim.metrics import METRICS
@@ -75,12 +82,18 @@ def parse_target(text: str) -> Target:
     return Target(metric, op, float(bound))
 
 
+#: The most values (grid points) an exhaustive plan may run.
+MAX_PLAN_POINTS = 400
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """What one value of the key gave: per target, whether it held and on what numbers."""
+    """What one value of the key gave (a tuple of values for a grid): per target, whether
+    it held and on what numbers; with a cost, its mean and interval."""
 
-    value: int
+    value: int | tuple[int, ...]
     rows: list[dict]
+    cost: dict[str, float] | None = None
 
     @property
     def feasible(self) -> bool:
@@ -111,11 +124,17 @@ def evaluate(
     return Evaluation(value, rows)
 
 
-def evidence(key: str, evaluations: list[Evaluation], answer: int | None) -> pd.DataFrame:
+def evidence(key, evaluations: list[Evaluation], answer) -> pd.DataFrame:
     """One row per value tried and target, as in plan.csv: key, value, target, metric,
-    mean, ci_low, ci_high, n, met, answer."""
+    mean, ci_low, ci_high, n, met, answer. For a grid (`key` a list of two), a column per
+    key holds the point's values instead of key and value, and `answer` is left out."""
     frame = pd.DataFrame([row for evaluation in evaluations for row in evaluation.rows])
-    frame.insert(0, "key", key)
+    if isinstance(key, list) and len(key) > 1:
+        points = frame.pop("value").tolist()
+        for index, name in reversed(list(enumerate(key))):
+            frame.insert(0, name, [point[index] for point in points])
+        return frame
+    frame.insert(0, "key", key if isinstance(key, str) else key[0])
     frame["answer"] = answer
     return frame
 
@@ -148,30 +167,95 @@ def search(low: int, high: int, run: Callable[[int], Evaluation]) -> tuple[int |
     return answer, [seen[v] for v in sorted(seen)]
 
 
+def cheapest(values: list, run: Callable[[object], Evaluation]) -> tuple[object, list]:
+    """Run every value; the feasible one of lowest mean cost (None if none is feasible)."""
+    evaluations = [run(value) for value in values]
+    feasible = [e for e in evaluations if e.feasible and e.cost is not None]
+    best = min(feasible, key=lambda e: e.cost["cost_mean"], default=None)
+    return (None if best is None else best.value), evaluations
+
+
+def exhaustive(scenario: Scenario) -> bool:
+    """Whether the plan runs every value (a cost, or a grid) rather than bisecting."""
+    spec = scenario.plan
+    return spec.cost is not None or len(spec.keys) > 1
+
+
 def plan(scenario: Scenario, runner: Runner | None = None, progress: bool = False):
-    """Run the scenario's plan: (the smallest feasible value or None, the evaluations)."""
+    """Run the scenario's plan: (the answer or None, the evaluations). The answer is the
+    smallest feasible value, or with a cost the cheapest (a tuple for a grid)."""
     spec = scenario.plan
     if spec is None:
         raise ValueError("the scenario has no plan")
     design = spec.design or scenario.designs[0].name
     targets = [parse_target(text) for text in spec.targets]
 
-    def run_value(value: int) -> Evaluation:
-        results = run(plan_cell(scenario, value), runner=runner)
+    def run_value(value) -> Evaluation:
+        cell = plan_cell(scenario, value)
+        results = run(cell, runner=runner)
         evaluation = evaluate(value, results.replications, design, targets, spec.confidence)
+        if spec.cost is not None:
+            mine = results.replications[results.replications["design"] == design]
+            capacity = capacity_cost(spec.cost, plain_mapping(cell), cell.horizon)
+            costs = replication_costs(spec.cost, mine, capacity)
+            evaluation = Evaluation(value, evaluation.rows, summarize_cost(costs, spec.confidence))
         if progress:
             verdict = "meets" if evaluation.feasible else "misses"
-            print(f"  {spec.key} = {value}: {verdict} the targets", file=sys.stderr)
+            print(f"  {_shown(spec.keys, value)}: {verdict} the targets", file=sys.stderr)
         return evaluation
 
+    if exhaustive(scenario):
+        return cheapest(grid_values(spec.ranges), run_value)
     return search(spec.low, spec.high, run_value)
 
 
-def plan_cell(scenario: Scenario, value: int) -> Scenario:
-    """The scenario with the plan's key set to `value`, keeping only the plan's design."""
+def grid_values(ranges: list[tuple[int, int]]) -> list:
+    """Every value of one key, or every point (a tuple) of a grid of two."""
+    spans = [range(low, high + 1) for low, high in ranges]
+    if len(spans) == 1:
+        return list(spans[0])
+    return list(itertools.product(*spans))
+
+
+def _shown(keys: list[str], value) -> str:
+    values = value if isinstance(value, tuple) else (value,)
+    return ", ".join(f"{key} = {v}" for key, v in zip(keys, values, strict=True))
+
+
+def plan_cell(scenario: Scenario, value) -> Scenario:
+    """The scenario with the plan's key set to `value` (keys to a tuple of values, for a
+    grid), keeping only the plan's design."""
     spec = scenario.plan
     data = plain_mapping(scenario)
     design = spec.design or scenario.designs[0].name
     data["designs"] = {design: data["designs"][design]}
-    apply_key(data, spec.key, value)
+    values = tuple(value) if isinstance(value, list | tuple) else (value,) * len(spec.keys)
+    for key, one in zip(spec.keys, values, strict=True):
+        apply_key(data, key, one)
     return Scenario.from_mapping(data)
+
+
+def plan_range_problems(plan, raw) -> Iterator[Problem]:
+    """Bounds ordered, one per key; a grid needs a cost and must not be too large; prices
+    must name numeric keys."""
+    keys, ranges = plan.keys, plan.ranges
+    for name in ("low", "high"):
+        bound = getattr(plan, name)
+        if isinstance(bound, list) and len(bound) != len(keys):
+            yield Problem(("plan", name), f"give one bound per key ({len(keys)})")
+    for index, (low, high) in enumerate(ranges):
+        if low > high:
+            where = ("plan", "high", index) if isinstance(plan.high, list) else ("plan", "high")
+            yield Problem(where, f"must be at least low ({low})")
+    if len(set(keys)) < len(keys):
+        yield Problem(("plan", "key"), "the two keys must differ")
+    if len(keys) > 1 and plan.cost is None:
+        yield Problem(("plan", "cost"), "required with two keys: the cheapest point is the answer")
+    points = math.prod(max(0, high - low + 1) for low, high in ranges)
+    if (plan.cost is not None or len(keys) > 1) and points > MAX_PLAN_POINTS:
+        yield Problem(
+            ("plan", "high"),
+            f"{points} values to run (with a cost every value runs); the limit is "
+            f"{MAX_PLAN_POINTS}",
+        )
+    yield from cost_problems(plan.cost, raw.model_dump(mode="json"), raw.orders.sla)

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from sim.cost import CostSpec
 from sim.distributions import Distribution
 from sim.hashing.maglev import is_prime
 
@@ -23,7 +24,7 @@ class _Section(BaseModel):
 
 
 #: Labels of the forms a key may take; left out of the key paths in messages.
-FORM_TAGS = frozenset({"number", "per store", "times", "name"})
+FORM_TAGS = frozenset({"number", "per store", "times", "name", "one", "list"})
 
 
 def _workers_form(value: object) -> str:
@@ -165,13 +166,38 @@ class DesignSpec(_Section):
     balancer: BalancerSpec = BalancerSpec()
 
 
+PlanKey = Annotated[str, Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)*$")]
+
+
+def _one_or_two(item: object) -> object:
+    """A key (or bound) alone, or a list of two for a grid plan."""
+    return Annotated[
+        Annotated[item, Tag("one")]
+        | Annotated[list[item], Field(min_length=1, max_length=2), Tag("list")],
+        Discriminator(lambda value: "list" if isinstance(value, list | tuple) else "one"),
+    ]
+
+
 class PlanSpec(_Section):
     """A capacity plan: the smallest value of an integer `key` in [low, high] for which
-    every target holds with the given confidence, for one design."""
+    every target holds with the given confidence, for one design; with a `cost`, the
+    cheapest such value; with two keys (and a cost), the cheapest point of the grid."""
 
-    key: str = Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)*$")
-    low: int
-    high: int
+    key: _one_or_two(PlanKey)
+    low: _one_or_two(int)
+    high: _one_or_two(int)
     targets: list[str] = Field(min_length=1, max_length=20)
     design: str | None = None  # default: the first design
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
+    cost: CostSpec | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.key) if isinstance(self.key, list) else [self.key]
+
+    @property
+    def ranges(self) -> list[tuple[int, int]]:
+        """(low, high) per key (bounds given once apply to every key)."""
+        lows = self.low if isinstance(self.low, list) else [self.low] * len(self.keys)
+        highs = self.high if isinstance(self.high, list) else [self.high] * len(self.keys)
+        return list(zip(lows, highs, strict=False))
