@@ -24,15 +24,16 @@ class _Section(BaseModel):
 
 
 #: Labels of the forms a key may take; left out of the key paths in messages.
-FORM_TAGS = frozenset({"number", "per store", "times", "name", "one", "list"})
+# Each has a space, so no key of a scenario is taken for one.
+FORM_TAGS = frozenset({"a number", "per store", "a profile", "a name", "one value", "a list"})
 
 
 def _workers_form(value: object) -> str:
-    return "per store" if isinstance(value, list | tuple) else "number"
+    return "per store" if isinstance(value, list | tuple) else "a number"
 
 
 def _profile_form(value: object) -> str:
-    return "name" if isinstance(value, str) else "times"
+    return "a name" if isinstance(value, str) else "a profile"
 
 
 Workers = Annotated[int, Field(ge=1, le=100_000)]
@@ -45,7 +46,7 @@ class StoresSpec(_Section):
     count: int = Field(ge=1, le=10_000)
     # A callable discriminator, so a mistake is reported against one form, not both.
     workers: Annotated[
-        Annotated[Workers, Tag("number")]
+        Annotated[Workers, Tag("a number")]
         | Annotated[tuple[Workers, ...], Field(strict=False, min_length=1), Tag("per store")],
         Discriminator(_workers_form),
     ] = 1
@@ -80,8 +81,8 @@ class ArrivalSpec(_Section):
     # Times are lax, so that the mapping written to scenario.yaml (string keys) reads back.
     profile: (
         Annotated[
-            Annotated[dict[ProfileTime, NonNegativeFinite], Tag("times")]
-            | Annotated[Literal["same"], Tag("name")],
+            Annotated[dict[ProfileTime, NonNegativeFinite], Tag("a profile")]
+            | Annotated[Literal["same"], Tag("a name")],
             Discriminator(_profile_form),
         ]
         | None
@@ -172,9 +173,9 @@ PlanKey = Annotated[str, Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)*$")]
 def _one_or_two(item: object) -> object:
     """A key (or bound) alone, or a list of two for a grid plan."""
     return Annotated[
-        Annotated[item, Tag("one")]
-        | Annotated[list[item], Field(min_length=1, max_length=2), Tag("list")],
-        Discriminator(lambda value: "list" if isinstance(value, list | tuple) else "one"),
+        Annotated[item, Tag("one value")]
+        | Annotated[list[item], Field(min_length=1, max_length=2), Tag("a list")],
+        Discriminator(lambda value: "a list" if isinstance(value, list | tuple) else "one value"),
     ]
 
 
