@@ -123,9 +123,11 @@ def feasible_region(frame: pd.DataFrame, keys: list[str], path: Path) -> Path:
     ax.imshow(grid, origin="lower", cmap=colors, vmin=0, vmax=1, aspect="auto")
     for row in rows:
         x, y = xs.index(row[x_key]), ys.index(row[y_key])
-        ax.text(x, y, format_number(row["cost_mean"]), ha="center", va="center", fontsize=8)
+        shift = 0.22 if row["cheapest"] else 0.0  # the label below the star
+        label = format_number(row["cost_mean"])
+        ax.text(x, y - shift, label, ha="center", va="center", fontsize=8)
         if row["cheapest"]:
-            ax.scatter([x], [y], marker="*", s=600, color="gold", edgecolors="black", zorder=3)
+            ax.scatter([x], [y + 0.12], marker="*", s=400, color="gold", edgecolors="black")
     ax.set_xticks(range(len(xs)), [str(v) for v in xs])
     ax.set_yticks(range(len(ys)), [str(v) for v in ys])
     ax.set(xlabel=x_key, ylabel=y_key)
