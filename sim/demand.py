@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -107,6 +108,29 @@ def poisson_times(
     total = rate * profile.total
     count = rng.poisson(total)
     return np.sort(profile.invert(rng.uniform(0.0, profile.total, count)))
+
+
+def describe_demand(orders: OrdersSpec, duration: float, unit: str) -> str:
+    """How orders arrive, in words (for reports)."""
+    if orders.trace is not None:
+        text = f"orders replay the log {Path(orders.trace).name}"
+    else:
+        text = f"online orders arrive at {orders.online.rate:g} per {unit}"
+        if orders.offline.rate:
+            text += f", walk-ins at {orders.offline.rate:g} per {unit} per store"
+        profile = profile_of(orders.online, orders.online, duration)
+        if profile is not None and orders.online.rate:
+            mean = profile.total / duration
+            text += (
+                f", times a profile ({orders.online.profile_shape}) from "
+                f"{profile.start.min():g} to {profile.start.max():g} (mean {mean:.2g})"
+            )
+    if orders.patience is not None:
+        text += (
+            f"; online customers cancel after {orders.patience.mean:g} {unit} on average "
+            "if preparation has not started"
+        )
+    return text
 
 
 def expected_orders(orders: OrdersSpec, stores: int, duration: float) -> float:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from sim.demand import describe_demand
 from sim.scenario import Scenario
 from sim.table import TIMED, format_number, format_sweep
 
@@ -38,12 +39,7 @@ def describe(scenario: Scenario) -> str:
     prep = orders.prep_time
     parts = [
         f"{scenario.stores.count} stores with {scenario.stores.describe_workers()}; "
-        f"online orders arrive at {orders.online.rate:g} per {unit}"
-        + (
-            f", walk-ins at {orders.offline.rate:g} per {unit} per store"
-            if orders.offline.rate
-            else ""
-        )
+        + describe_demand(orders, scenario.duration, unit)
         + f"; preparation takes {prep.mean:g} {unit} on average ({prep.dist}).",
     ]
     crashes = []
