@@ -5,6 +5,10 @@
 orchestrator and a balancer that redistributes every N order when a store is declared down.
 Walk-in (offline) orders are pinned to their store in both: if it is down or crashes, they
 are lost (the customer is standing in a dark shop).
+
+The interface a design implements: `dispatch(order)` on arrival, `crash(store)` and
+`recover(store)`, `completed(order, store)`, and `cancel(order) -> bool` when a
+customer's patience runs out (True if the order was taken out of wherever it waited).
 """
 
 from __future__ import annotations

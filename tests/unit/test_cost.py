@@ -65,6 +65,20 @@ def test_without_a_cost_the_smallest_feasible_value_is_the_answer(path):
     assert answer == 2
 
 
+def test_the_command_line_prints_every_cost_and_writes_cost_png(path, tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "plan", str(path), "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stores.workers = 2: meets; cost 44, 95% CI [44, 44]" in done.stdout
+    assert "Answer: stores.workers = 4, the cheapest meeting every target (cost 40" in done.stdout
+    assert pd.read_csv(out / "cost.csv")["cheapest"].tolist() == [False, False, False, True, False]
+    assert {"plan.png", "cost.png"} <= {p.name for p in out.iterdir()}
+
+
 def test_a_grid_of_two_keys_finds_the_cheapest_point(path):
     """A second store costs 1 per time unit (50 per run) and changes nothing for walk-ins
     of store 0: the cheapest point is one store with four workers."""
