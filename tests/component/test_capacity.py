@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.hashing import Ring, key_hash
+from sim.hashing import Modulo, Ring, key_hash
 from sim.metrics import replication_metrics
 from sim.model import simulate
 from sim.scenario import DesignSpec, StoresSpec
 from sim.world import ONLINE, World
+
+INF = float("inf")
 
 
 def make_world(orders, outages, horizon, patience=None):
@@ -112,3 +114,32 @@ def test_in_ram_only_the_crash_loses_it_first():
     """RAM only: the crash at 5 loses the order; at 5.5 there is nothing to cancel."""
     _, metrics = run(crashed_preparation(5.5), design("ram"), count=2)
     assert (metrics["lost"], metrics["cancelled"]) == (1, 0)
+
+
+def test_a_cancelled_order_held_by_two_stores_leaves_both():
+    """Modulo over stores 0, 1, 2. Orders A (to store 0) and C (to store 1) arrive at 0
+    and are prepared until 100; B arrives at 1 and queues at store 0. Store 2 crashes at
+    2 and is declared down at 3: B, still N, is routed again over {0, 1}, to store 1,
+    where it queues too, while store 0 keeps its copy. At 10 B's customer gives up: both
+    copies are withdrawn, so when A and C finish at 100 neither store starts B."""
+    keys = (key_hash(f"k{i}") for i in range(10_000))
+    three, two = Modulo([0, 1, 2]), Modulo([0, 1])
+    wanted = {"A": (0, 0), "B": (0, 1), "C": (1, 1)}
+    found = {}
+    for h in keys:
+        for name, (first, second) in wanted.items():
+            if name not in found and three.lookup(h) == first and two.lookup(h) == second:
+                found[name] = h
+        if len(found) == 3:
+            break
+    orders = [
+        (0.0, 100.0, None, found["A"]),
+        (0.0, 100.0, None, found["C"]),
+        (1.0, 5.0, None, found["B"]),
+    ]
+    world = make_world(orders, [[], [], [(2.0, 300.0)]], 200.0, [INF, INF, 9.0])
+    record, metrics = run(world, design("db", "modulo"), count=3)
+    assert steps(record, 2) == [(1.0, "sent", 0), (3.0, "sent", 1), (10.0, "cancelled", -1)]
+    assert metrics["cancelled"] == 1
+    assert metrics["completed"] == 2
+    assert record.orders_frame(world)["attempts"].tolist() == [1, 1, 0]
