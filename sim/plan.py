@@ -206,7 +206,8 @@ def plan(scenario: Scenario, runner: Runner | None = None, progress: bool = Fals
 
     if exhaustive(scenario):
         return cheapest(grid_values(spec.ranges), run_value)
-    return search(spec.low, spec.high, run_value)
+    ((low, high),) = spec.ranges
+    return search(low, high, run_value)
 
 
 def grid_values(ranges: list[tuple[int, int]]) -> list:

@@ -131,14 +131,15 @@ def format_sweep(summary: pd.DataFrame, scenario: Scenario) -> str:
 def format_plan(scenario: Scenario, answer: int | None, evaluations: list) -> str:
     """The plan's evidence, value by value, and its answer."""
     spec = scenario.plan
+    key, ((low, high),) = spec.keys[0], spec.ranges
     lines = [
-        f"{scenario.name}: smallest {spec.key} in [{spec.low}, {spec.high}] meeting "
+        f"{scenario.name}: smallest {key} in [{low}, {high}] meeting "
         f"every target with {spec.confidence:.0%} confidence",
         "",
     ]
     for evaluation in evaluations:
         verdict = "meets" if evaluation.feasible else "misses"
-        lines.append(f"  {spec.key} = {evaluation.value}: {verdict}")
+        lines.append(f"  {key} = {evaluation.value}: {verdict}")
         for row in evaluation.rows:
             mark = "ok" if row["met"] else "no"
             lines.append(
@@ -148,7 +149,7 @@ def format_plan(scenario: Scenario, answer: int | None, evaluations: list) -> st
             )
     lines.append("")
     if answer is None:
-        lines.append(f"No value of {spec.key} up to {spec.high} meets every target.")
+        lines.append(f"No value of {key} up to {high} meets every target.")
     else:
-        lines.append(f"Answer: {spec.key} = {answer}.")
+        lines.append(f"Answer: {key} = {answer}.")
     return "\n".join(lines)
