@@ -14,6 +14,8 @@ from matplotlib.colors import ListedColormap
 from sim.plan import Evaluation
 from sim.table import format_number
 
+COST_COLUMNS = ("cost_low", "cost_mean", "cost_high")
+
 
 def _values(value) -> tuple:
     return value if isinstance(value, tuple) else (value,)
@@ -63,30 +65,33 @@ def format_cost_plan(scenario, answer, evaluations: list[Evaluation]) -> str:
         "",
     ]
     for evaluation in evaluations:
-        verdict = "meets" if evaluation.feasible else "misses"
-        shown = ", ".join(
-            f"{k} = {v}" for k, v in zip(keys, _values(evaluation.value), strict=True)
-        )
-        cost = evaluation.cost or {}
-        lines.append(
-            f"  {shown}: {verdict}; cost {format_number(cost.get('cost_mean', np.nan))}, 95% CI "
-            f"[{format_number(cost.get('cost_low', np.nan))}, "
-            f"{format_number(cost.get('cost_high', np.nan))}]"
-        )
-        missed = [row["target"] for row in evaluation.rows if not row["met"]]
-        if missed:
-            lines.append(f"      missed: {'; '.join(missed)}")
+        lines += _evaluation_lines(keys, evaluation)
     lines.append("")
     if answer is None:
         lines.append("No value meets every target.")
     else:
         best = next(e for e in evaluations if e.value == answer)
-        shown = ", ".join(f"{k} = {v}" for k, v in zip(keys, _values(answer), strict=True))
         lines.append(
-            f"Answer: {shown}, the cheapest meeting every target "
+            f"Answer: {_shown(keys, answer)}, the cheapest meeting every target "
             f"(cost {format_number(best.cost['cost_mean'])} per run)."
         )
     return "\n".join(lines)
+
+
+def _evaluation_lines(keys: list[str], evaluation: Evaluation) -> list[str]:
+    """One value: met or not, its cost and interval, and the targets it missed."""
+    verdict = "meets" if evaluation.feasible else "misses"
+    cost = evaluation.cost or {}
+    low, mean, high = (format_number(cost.get(k, np.nan)) for k in COST_COLUMNS)
+    lines = [f"  {_shown(keys, evaluation.value)}: {verdict}; cost {mean}, 95% CI [{low}, {high}]"]
+    missed = [row["target"] for row in evaluation.rows if not row["met"]]
+    if missed:
+        lines.append(f"      missed: {'; '.join(missed)}")
+    return lines
+
+
+def _shown(keys: list[str], value) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in zip(keys, _values(value), strict=True))
 
 
 def cost_figure(frame: pd.DataFrame, key: str, path: Path) -> Path:

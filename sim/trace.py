@@ -122,49 +122,63 @@ def _parquet(path: str) -> pd.DataFrame:
     )
 
 
-def _check(frame: pd.DataFrame, path: str, lines: np.ndarray, where: str, digest: str) -> Trace:
-    bad: list[tuple[int, str]] = []  # (row, message)
+class _Refusals:
+    """Bad cells found so far, as (row, message), in the order found."""
 
-    def refuse(mask: np.ndarray, column: str, message: str, values: pd.Series) -> None:
+    def __init__(self) -> None:
+        self.found: list[tuple[int, str]] = []
+
+    def add(self, mask: np.ndarray, column: str, message: str, values: pd.Series) -> None:
         for row in np.flatnonzero(mask)[: MAX_REPORTED + 1]:
-            bad.append((int(row), f"{column}: {message} (got {values.iloc[row]!r})"))
+            self.found.append((int(row), f"{column}: {message} (got {values.iloc[row]!r})"))
 
-    n = len(frame)
-    empty = pd.Series([""] * n)
-    time_text = frame["time"]
-    time = _numbers(time_text)
-    refuse(~np.isfinite(time) | (time < 0), "time", "not a finite number >= 0", time_text)
-    kind_text = frame.get("kind", empty).map(lambda v: "" if v is None else str(v).strip())
-    online = kind_text.isin(["online", ""]).to_numpy()
-    refuse(
-        ~online & (kind_text != "offline").to_numpy(), "kind", "not online or offline", kind_text
-    )
-    store_text = frame.get("store", empty)
-    store = _numbers(store_text)
-    whole = np.isfinite(store) & (store >= 0) & (store == np.floor(store)) & (store < 2**31)
-    refuse(~online & ~whole, "store", "a walk-in needs a store number >= 0", store_text)
-    prep_text = frame.get("prep_time", empty)
-    prep = _numbers(prep_text)
-    given = ~_blank(prep_text)
-    refuse(given & ~(np.isfinite(prep) & (prep > 0)), "prep_time", "not a number > 0", prep_text)
-    key_text = frame.get("key", empty)
-    key = _keys(key_text)
-    refuse(~_blank(key_text) & (key == 0), "key", "not an integer in [1, 2^63)", key_text)
-    if bad:
-        bad.sort()
+    def raise_any(self, path: str, lines: np.ndarray, where: str) -> None:
+        """A `TraceError` listing the first bad rows in file order, if there are any."""
+        if not self.found:
+            return
+        bad = sorted(self.found)
         text = [f"{_at(path, where, lines[row])}: {message}" for row, message in bad[:MAX_REPORTED]]
         if len(bad) > MAX_REPORTED:
             text.append(f"{path}: more bad rows after these")
         raise TraceError(text)
+
+
+def _check(frame: pd.DataFrame, path: str, lines: np.ndarray, where: str, digest: str) -> Trace:
+    refusals = _Refusals()
+    empty = pd.Series([""] * len(frame))
+    time = _numbers(frame["time"])
+    refusals.add(~np.isfinite(time) | (time < 0), "time", "not a finite number >= 0", frame["time"])
+    online, store = _kinds_and_stores(frame.get("kind", empty), frame.get("store", empty), refusals)
+    prep_text = frame.get("prep_time", empty)
+    prep, given = _numbers(prep_text), ~_blank(prep_text)
+    bad_prep = given & ~(np.isfinite(prep) & (prep > 0))
+    refusals.add(bad_prep, "prep_time", "not a number > 0", prep_text)
+    key_text = frame.get("key", empty)
+    key = _keys(key_text)
+    refusals.add(~_blank(key_text) & (key == 0), "key", "not an integer in [1, 2^63)", key_text)
+    refusals.raise_any(path, lines, where)
     return Trace(
         time=time,
-        pinned=np.where(online, -1, np.nan_to_num(store)).astype(np.int32),
+        pinned=np.where(online, -1, store).astype(np.int32),
         prep=np.where(given, prep, np.nan),
         key=np.where(online, key, 0).astype(np.int64),
         lines=lines,
         where=where,
         digest=digest,
     )
+
+
+def _kinds_and_stores(
+    kind_text: pd.Series, store_text: pd.Series, refusals: _Refusals
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows are online orders, and each walk-in's store (0 for online rows)."""
+    kind = kind_text.map(lambda value: "" if value is None else str(value).strip())
+    online = kind.isin(["online", ""]).to_numpy()
+    refusals.add(~online & (kind != "offline").to_numpy(), "kind", "not online or offline", kind)
+    store = _numbers(store_text)
+    whole = np.isfinite(store) & (store >= 0) & (store == np.floor(store)) & (store < 2**31)
+    refusals.add(~online & ~whole, "store", "a walk-in needs a store number >= 0", store_text)
+    return online, np.where(online | ~whole, 0, store)
 
 
 def _blank(values: pd.Series) -> np.ndarray:
