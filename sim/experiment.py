@@ -22,6 +22,7 @@ from sim.metrics import METRICS, paired_differences, replication_metrics, summar
 from sim.model import simulate
 from sim.scenario import Scenario
 from sim.sweep import cells
+from sim.trace import trace_notes
 from sim.world import draw_world
 
 #: Metrics whose intervals `precision` watches.
@@ -262,7 +263,7 @@ def _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precisio
     columns = ["design", "replication", *METRICS, *(["cell", *swept] if swept else [])]
     replications = pd.DataFrame(rows, columns=columns)
     by = ["cell", *swept] if swept else []
-    notes = []
+    notes = trace_notes(scenario)
     if precision is not None:
         counts = sorted(set(wanted.values()))
         notes.append(f"precision {precision:g}: {', '.join(map(str, counts))} replications")

@@ -227,6 +227,20 @@ def trace_problems(path: str, stores: int, duration: float) -> Iterator[Problem]
         yield Problem(("orders", "trace"), f"{_at(path, trace.where, trace.lines[row])}: {message}")
 
 
+def trace_notes(scenario) -> list[str]:
+    """What the run leaves out of its log, said once (orders at or after `duration`)."""
+    if scenario.orders.trace is None:
+        return []
+    trace = read_trace(scenario.orders.trace)
+    late = int((trace.time >= scenario.duration).sum())
+    if not late:
+        return []
+    return [
+        f"orders.trace: {late} of {len(trace.time)} orders arrive at or after duration "
+        f"({scenario.duration:g}) and were left out"
+    ]
+
+
 def _at(path: str, where: str, line: int) -> str:
     """`file:line` for a CSV file, `file: row N` for a Parquet one."""
     return f"{path}:{line}" if where == "line" else f"{path}: row {line}"

@@ -107,6 +107,10 @@ def test_a_bad_file_is_refused(tmp_path, log, message):
 def test_orders_logged_after_the_arrivals_end_are_left_out(tmp_path):
     scenario = sim.load_scenario(write(tmp_path), duration=7)
     assert draw_world(scenario, 0).arrival.tolist() == [1.25, 3.5]
+    notes = sim.run(scenario).notes
+    assert notes == [
+        "orders.trace: 2 of 4 orders arrive at or after duration (7) and were left out"
+    ]
     with pytest.raises(ScenarioError, match="no order before duration"):
         sim.load_scenario(write(tmp_path), duration=1)
 
