@@ -73,7 +73,8 @@ class Results:
 def trace_replication(scenario: Scenario, replication: int = 0) -> pd.DataFrame:
     """Every step of every order of one replication, for every design: `design, time,
     what, store, order` (what: sent, ignored, refused, start, finish, abandon, drop, lost,
-    done). The run is the same as in `run_replication`, only recorded in full."""
+    done, withdrawn, cancelled). The run is the same as in `run_replication`, only recorded
+    in full."""
     world = draw_world(scenario, replication)
     frames = []
     for design in scenario.designs:

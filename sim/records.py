@@ -28,8 +28,8 @@ class Recorder:
 
     def __init__(self, orders: int, trace: bool = False):
         #: With `trace`, every step of every order as (time, what, store, order), where
-        #: `what` is sent, ignored, refused, start, finish, abandon, drop, lost, done or
-        #: cancelled.
+        #: `what` is sent, ignored, refused, start, finish, abandon, drop, lost, done,
+        #: withdrawn (from a store's queue, its customer cancelling) or cancelled.
         self.trace: list[tuple[float, str, int, int]] | None = [] if trace else None
         nan = array("d", [math.nan])
         self.first_completion = nan * orders

@@ -99,7 +99,10 @@ class Store:
         never handed to a store again."""
         if order in self.preparing:
             return False
-        self.held.discard(order)
+        if order in self.held:
+            self.held.discard(order)
+            if self.recorder.trace is not None:
+                self.recorder.trace.append((self.env.now, "withdrawn", self.index, order))
         return True
 
     def crash(self) -> list[int]:

@@ -71,7 +71,7 @@ def test_a_queued_order_is_cancelled_and_the_next_one_takes_its_turn():
         assert frame["cancelled_at"].tolist()[1] == 4.0
         assert frame["first_completion"].tolist()[::2] == [10.0, 13.0]
         assert frame["attempts"].tolist() == [1, 0, 1]
-        assert steps(record, 1)[-1] == (4.0, "cancelled", -1)
+        assert steps(record, 1)[-2:] == [(4.0, "withdrawn", 0), (4.0, "cancelled", -1)]
         assert (metrics["cancelled"], metrics["unfinished"]) == (1, 0)
         assert metrics["arrived"] == metrics["completed"] + metrics["lost"] + 1
 
@@ -139,7 +139,13 @@ def test_a_cancelled_order_held_by_two_stores_leaves_both():
     ]
     world = make_world(orders, [[], [], [(2.0, 300.0)]], 200.0, [INF, INF, 9.0])
     record, metrics = run(world, design("db", "modulo"), count=3)
-    assert steps(record, 2) == [(1.0, "sent", 0), (3.0, "sent", 1), (10.0, "cancelled", -1)]
+    assert steps(record, 2) == [
+        (1.0, "sent", 0),
+        (3.0, "sent", 1),
+        (10.0, "withdrawn", 1),
+        (10.0, "withdrawn", 0),
+        (10.0, "cancelled", -1),
+    ]
     assert metrics["cancelled"] == 1
     assert metrics["completed"] == 2
     assert record.orders_frame(world)["attempts"].tolist() == [1, 1, 0]

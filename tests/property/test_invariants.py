@@ -205,6 +205,10 @@ def check_trace(world: World, record: Recorder) -> None:
                 assert at_a_crash(outages, time), (time, what, store, order)
         elif what == "drop":
             assert at_a_crash(outages, time), (time, what, store, order)
+        elif what == "withdrawn":  # its customer cancels: it was queued, not in preparation
+            assert (store, order) not in under_way, (time, store, order)
+            assert world.patience_end is not None
+            assert time == world.patience_end[order]
         else:
             raise AssertionError(f"unknown trace event {what!r}")
     for (store, order), start in under_way.items():
