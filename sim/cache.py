@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from sim import __version__
 from sim.scenario import Scenario
+from sim.trace import read_trace
 
 VERSION = "2"  # bump when a change to the model changes results (2: no more pickles)
 MAGIC = b"sim replication cache\n"
@@ -56,6 +57,8 @@ def cell_key(scenario: Scenario, keep_orders: bool) -> CellKey:
     """What identifies a cell's results."""
     data = scenario.to_mapping()
     data.pop("replications")
+    if scenario.orders.trace is not None:  # the log's bytes, not only its name
+        data["trace_digest"] = read_trace(scenario.orders.trace).digest
     order = list(data["designs"])  # sort_keys below would hide the designs' order
     text = json.dumps([data, order, keep_orders, VERSION, __version__], sort_keys=True, default=str)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]

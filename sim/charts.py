@@ -207,7 +207,7 @@ def plan(
     target's bound dashed, each point green where that target held and red where it did
     not, the answer as a vertical line. The y-range shows the bound and the values
     around the answer (where the decision is made); points beyond it are said."""
-    frame, key = results.evidence, results.scenario.plan.key
+    frame, key = results.evidence, results.scenario.plan.keys[0]
     answer, unit = results.answer, results.scenario.time_unit
     targets = list(dict.fromkeys(frame["target"]))
     cols = min(4, len(targets))

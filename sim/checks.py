@@ -10,10 +10,11 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from sim.demand import demand_problems, expected_orders
 from sim.errors import Problem
 from sim.sections import DesignSpec, FailuresSpec
 from sim.suggest import did_you_mean
-from sim.targets import parse_target
+from sim.targets import parse_target, plan_range_problems
 
 if TYPE_CHECKING:
     from sim.scenario import _DesignEntry, _ScenarioFile
@@ -177,7 +178,7 @@ def run_cost(design: DesignSpec, raw: _ScenarioFile) -> dict[str, float]:
     )
     orders, failures = raw.orders, raw.failures
     online = orders.online.rate * raw.duration
-    arrived = online + orders.offline.rate * count * raw.duration
+    arrived = expected_orders(orders, count, raw.duration)  # profiles and a trace count too
     spec, strategy = design.balancer, design.balancer.strategy
     per_lookup = {"rendezvous": count, "bounded": count}.get(strategy, 0) * SECONDS_PER["hash"]
     outage = failures.mttr or 0.0
@@ -216,8 +217,15 @@ def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
     horizon = raw.duration + drain
     if raw.warmup >= raw.duration:
         yield Problem(("warmup",), f"must be less than duration ({raw.duration:g})")
+    workers = raw.stores.workers
+    if not isinstance(workers, int) and len(workers) != raw.stores.count:
+        yield Problem(
+            ("stores", "workers"),
+            f"lists {len(workers)} stores but stores.count is {raw.stores.count}: give one "
+            "number per store, or a single number for every store",
+        )
     orders = raw.orders
-    if orders.online.rate == 0 and orders.offline.rate == 0:
+    if orders.online.rate == 0 and orders.offline.rate == 0 and orders.trace is None:
         yield Problem(("orders",), "no orders would arrive: online.rate and offline.rate are 0")
     if drain < orders.prep_time.mean:
         yield Problem(
@@ -225,7 +233,8 @@ def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
             f"({drain:g}) is shorter than the mean preparation time "
             f"({orders.prep_time.mean:g}): orders arriving at the end could never finish",
         )
-    expected = (orders.online.rate + orders.offline.rate * raw.stores.count) * raw.duration
+    yield from demand_problems(orders, raw.duration, raw.stores.count)
+    expected = expected_orders(orders, raw.stores.count, raw.duration)
     if expected > MAX_ORDERS_PER_REPLICATION:
         yield Problem(
             ("duration",),
@@ -272,8 +281,7 @@ def plan_problems(raw: _ScenarioFile) -> Iterator[Problem]:
     plan = raw.plan
     if plan is None:
         return
-    if plan.low > plan.high:
-        yield Problem(("plan", "high"), f"must be at least low ({plan.low})")
+    yield from plan_range_problems(plan, raw)
     for index, target in enumerate(plan.targets):
         try:
             parse_target(target)

@@ -381,6 +381,7 @@ def _plan(args: argparse.Namespace) -> int:
     from sim.executors import make_runner
     from sim.outputs import write_plan
     from sim.plan import plan
+    from sim.plan_outputs import format_cost_plan
     from sim.table import format_plan
 
     scenario = _load(args)
@@ -395,7 +396,10 @@ def _plan(args: argparse.Namespace) -> int:
         found = plan(scenario, runner, progress=not args.quiet)
         written = write_plan(found, out)
     with _printing(out):
-        say(format_plan(scenario, found.answer, found.evaluations))
+        if scenario.plan.cost is not None:
+            say(format_cost_plan(scenario, found.answer, found.evaluations))
+        else:
+            say(format_plan(scenario, found.answer, found.evaluations))
         say(f"\nwrote {', '.join(path.name for path in written)} to {out}/")
     return EXIT_OK
 

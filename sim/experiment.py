@@ -17,12 +17,14 @@ import numpy as np
 import pandas as pd
 
 from sim.cache import Cache, cell_key
+from sim.demand import expected_orders
 from sim.executors import Runner
 from sim.loading import load_scenario
 from sim.metrics import METRICS, paired_differences, replication_metrics, summarize
 from sim.model import simulate
 from sim.scenario import Scenario
 from sim.sweep import cells
+from sim.trace import trace_notes
 from sim.world import draw_world
 
 #: Metrics whose intervals `precision` watches.
@@ -74,8 +76,8 @@ class Results:
 def trace_replication(scenario: Scenario, replication: int = 0) -> pd.DataFrame:
     """Every step of every order of one replication, for every design: `design, time,
     what, store, order` (what: sent, ignored, refused, start, finish, fail, abandon, drop,
-    discard, lost, done, dead_letter). The run is the same as in `run_replication`, only
-    recorded in full."""
+    discard, lost, done, dead_letter, withdrawn, cancelled). The run is the same as in
+    `run_replication`, only recorded in full."""
     world = draw_world(scenario, replication)
     frames = []
     for design in scenario.designs:
@@ -253,9 +255,8 @@ def _execute(grid, missing, keep_orders, runner, cache, done, errors, bar) -> No
 
 def _batch_size(scenario: Scenario) -> int:
     """Replications per task, so that a task runs for about `TASK_SECONDS`."""
-    orders = scenario.orders
-    per_replication = orders.online.rate + orders.offline.rate * scenario.stores.count
-    cost = per_replication * scenario.duration * len(scenario.designs) * SECONDS_PER_ORDER
+    orders = expected_orders(scenario.orders, scenario.stores.count, scenario.duration)
+    cost = orders * len(scenario.designs) * SECONDS_PER_ORDER
     return max(1, min(scenario.replications, math.ceil(TASK_SECONDS / max(cost, 1e-6))))
 
 
@@ -298,7 +299,7 @@ def _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precisio
     replications = pd.DataFrame(rows, columns=columns)
     by = ["cell", *swept] if swept else []
     summary = summarize(replications, by=by)
-    notes, warnings = [], []
+    notes, warnings = trace_notes(scenario), []
     if precision is not None:
         counts = sorted(set(wanted.values()))
         notes.append(f"precision {precision:g}: {', '.join(map(str, counts))} replications")

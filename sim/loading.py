@@ -57,6 +57,7 @@ def load_scenario(
     overrides = parse_sets(sets)
     overrides.update({tuple(key.split("__")): value for key, value in python_overrides.items()})
     _apply_sets(data, overrides)
+    _anchor_trace(data, path.parent)
     swept = parse_sweeps(sweeps)
     if swept:
         if not isinstance(data.get("sweep"), dict):
@@ -89,6 +90,14 @@ def _check_plan(scenario: Scenario) -> None:
             ]
     if problems:
         raise ScenarioError(problems)
+
+
+def _anchor_trace(data: dict[str, Any], folder: Path) -> None:
+    """A relative `orders.trace` is relative to the scenario file's folder."""
+    orders = data.get("orders")
+    trace = orders.get("trace") if isinstance(orders, dict) else None
+    if isinstance(trace, str) and trace and not Path(trace).is_absolute():
+        orders["trace"] = str((folder / trace).absolute())
 
 
 def parse_sweeps(sweeps: Iterable[str]) -> dict[str, list[Any]]:

@@ -39,6 +39,8 @@ METRICS = (
     "rebalances",
     "paused_time",
     "max_lag",
+    "cancelled",
+    "late",
 )
 
 #: Every metric is a count, a time or a share: none is below 0, and a share is at most 1.
@@ -78,6 +80,7 @@ def replication_metrics(
     done = completions > 0
     lost = (orders["status"] == "lost").to_numpy()
     dead = int((orders["status"] == "dead_lettered").sum())
+    cancelled = int((orders["status"] == "cancelled").sum())
     online = (orders["kind"] == "online").to_numpy()
     arrived = len(orders)
     prep = orders["prep_time"].to_numpy()
@@ -87,7 +90,7 @@ def replication_metrics(
         "arrived": arrived,
         "completed": int(done.sum()),
         "lost": int(lost.sum()),
-        "unfinished": arrived - int(done.sum()) - int(lost.sum()) - dead,
+        "unfinished": arrived - int(done.sum()) - int(lost.sum()) - dead - cancelled,
         "duplicates": int(np.maximum(completions - 1, 0).sum()),
         "wasted_work": float(orders["work"].sum() - prep[done].sum()),
         "latency_mean": float(latency.mean()) if latency.size else math.nan,
@@ -105,6 +108,8 @@ def replication_metrics(
         "rebalances": int((events == "rebalance").sum()),
         "paused_time": float(counters.get("paused_time", 0.0)),
         "max_lag": float(counters.get("max_lag", math.nan)),
+        "cancelled": cancelled,
+        "late": _late(orders, warmup, sla, horizon),
     }
 
 
@@ -138,15 +143,32 @@ def _sla_missed(orders: pd.DataFrame, warmup: float, sla: float | None, horizon:
     is known whatever happened to them. Choosing by arrival, not by outcome, keeps the
     share unbiased when the drain is shorter than the SLA.
     """
-    if sla is None:
+    latency = _sla_latencies(orders, warmup, sla, horizon)
+    if latency is None:
         return math.nan
+    met = latency <= sla  # NaN (never completed) compares False
+    return float(1.0 - met.mean())
+
+
+def _late(orders: pd.DataFrame, warmup: float, sla: float | None, horizon: float) -> float:
+    """How many of the orders `sla_missed` counts missed the SLA (a count, for costs)."""
+    latency = _sla_latencies(orders, warmup, sla, horizon)
+    if latency is None:
+        return math.nan
+    return float((~(latency <= sla)).sum())
+
+
+def _sla_latencies(
+    orders: pd.DataFrame, warmup: float, sla: float | None, horizon: float
+) -> np.ndarray | None:
+    """Latencies (NaN: never completed) of the orders the SLA counts; None if none."""
+    if sla is None:
+        return None
     arrival = orders["arrival"].to_numpy()
     counted = (arrival >= warmup) & (arrival + sla <= horizon)
     if not counted.any():
-        return math.nan
-    latency = orders["first_completion"].to_numpy()[counted] - arrival[counted]
-    met = latency <= sla  # NaN (never completed) compares False
-    return float(1.0 - met.mean())
+        return None
+    return orders["first_completion"].to_numpy()[counted] - arrival[counted]
 
 
 def _mean(values: pd.Series) -> float:

@@ -168,13 +168,19 @@ def _write_figures(results: Results, folder: Path) -> list[str]:
 def write_plan(results: PlanResults, out: Path) -> list[Path]:
     """The plan's evidence (plan.csv, plan.png) and the scenario as run, in folder `out`."""
     from sim import plots  # matplotlib is imported only to draw
+    from sim.plan_outputs import write_cost
 
     def write(folder: Path) -> list[str]:
         results.evidence.to_csv(folder / "plan.csv", index=False)
         with open(folder / "scenario.yaml", "w", encoding="utf-8") as file:
             yaml.safe_dump(results.scenario.to_mapping(), file, sort_keys=False)
-        _figure(plots.plan(results), folder / "plan.png")
-        return ["plan.csv", "plan.png", "scenario.yaml"]
+        written = ["plan.csv", "scenario.yaml"]
+        if len(results.scenario.plan.keys) == 1:
+            _figure(plots.plan(results), folder / "plan.png")
+            written.insert(1, "plan.png")
+        if results.scenario.plan.cost is not None:
+            written += write_cost(results, folder, _figure)
+        return written
 
     return _write_folder(out, write)
 

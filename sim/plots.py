@@ -21,23 +21,26 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from sim.charts import comparison, hashing, latency, plan, sweep
+from sim.cost_charts import feasible_region, plan_cost
 from sim.figure import canvas, design_colors, finish, legend_below, title
 
 __all__ = [
     "comparison",
     "design_colors",
+    "feasible_region",
     "hashing",
     "held_over_time",
     "latency",
     "load_after_crash",
     "plan",
+    "plan_cost",
     "sweep",
     "timeline",
 ]
 
 #: Step kinds that add an order to a store's RAM, or take one out.
 INTO_STORE = ("sent",)
-OUT_OF_STORE = ("finish", "fail", "abandon", "drop", "discard")
+OUT_OF_STORE = ("finish", "fail", "abandon", "drop", "discard", "withdrawn")
 
 #: Marks at an instant on a store's band, one line per kind of event: `offset` is where in
 #: the band (crash above the middle, detection below, so that they never merge); `delay`

@@ -23,6 +23,8 @@ STREAMS = {
     "order_keys": 5,
     "poison": 6,
     "attempt_failures": 7,
+    "trace_prep": 8,
+    "patience": 9,
 }
 
 

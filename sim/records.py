@@ -20,7 +20,7 @@ LOST_REASONS = {1: "crash", 2: "store_down", 3: "broker_down", 4: "failed"}
 #: failed: an attempt failed with no copy left to try again (a broker's auto-ack).
 CRASH, STORE_DOWN, BROKER_DOWN, FAILED = 1, 2, 3, 4
 KINDS = ["online", "offline"]
-STATUSES = ["completed", "lost", "unfinished", "dead_lettered"]
+STATUSES = ["completed", "lost", "unfinished", "dead_lettered", "cancelled"]
 TIMELINE_COLUMNS = ("time", "event", "store", "orders", "moved", "lost", "detection_delay")
 
 
@@ -30,8 +30,9 @@ class Recorder:
     def __init__(self, orders: int, trace: bool = False):
         #: With `trace`, every step of every order as (time, what, store, order), where
         #: `what` is sent, ignored, refused, start, finish, fail (an attempt that failed),
-        #: abandon, drop, discard (a delivery of a channel the broker closed), lost, done
-        #: or dead_letter (store -1: a broker's DLQ).
+        #: abandon, drop, discard (a delivery of a channel the broker closed), lost, done,
+        #: dead_letter (store -1: a broker's DLQ), withdrawn (from a store's queue, its
+        #: customer cancelling) or cancelled.
         self.trace: list[tuple[float, str, int, int]] | None = [] if trace else None
         nan = array("d", [math.nan])
         self.first_completion = nan * orders
@@ -39,6 +40,7 @@ class Recorder:
         self.lost_at = nan * orders
         self.dead_lettered_at = nan * orders  # moved to a dead-letter queue (brokers)
         self.deliveries = array("i", bytes(4 * orders))  # times a broker delivered it
+        self.cancelled_at = nan * orders  # when the customer called the order off
         self.work = array("d", bytes(8 * orders))  # preparation time spent, all attempts
         self.completions = array("i", bytes(4 * orders))
         self.attempts = array("i", bytes(4 * orders))
@@ -73,6 +75,12 @@ class Recorder:
         if self.trace is not None:
             self.trace.append((now, "dead_letter", -1, order))
 
+    def cancel(self, order: int, now: float) -> None:
+        """`order`'s customer called it off before its preparation started."""
+        self.cancelled_at[order] = now
+        if self.trace is not None:
+            self.trace.append((now, "cancelled", -1, order))
+
     def event(
         self,
         time: float,
@@ -91,9 +99,9 @@ class Recorder:
         completions = np.frombuffer(self.completions, dtype=np.int32)
         reason = np.frombuffer(self.lost_reason, dtype=np.int8)
         dead = ~np.isnan(np.frombuffer(self.dead_lettered_at, dtype=np.float64))
-        status = np.where(completions > 0, 0, np.where(reason > 0, 1, np.where(dead, 3, 2))).astype(
-            np.int8
-        )
+        cancelled_at = np.frombuffer(self.cancelled_at, dtype=np.float64)
+        waiting = np.where(dead, 3, np.where(np.isnan(cancelled_at), 2, 4))
+        status = np.where(completions > 0, 0, np.where(reason > 0, 1, waiting)).astype(np.int8)
         sent_to = np.frombuffer(self.sent_to, dtype=np.int32).copy()
         online = world.pinned == ONLINE
         return pd.DataFrame(
@@ -116,6 +124,7 @@ class Recorder:
                 "moves": np.frombuffer(self.moves, dtype=np.int32),
                 "deliveries": np.frombuffer(self.deliveries, dtype=np.int32),
                 "dead_lettered_at": np.frombuffer(self.dead_lettered_at, dtype=np.float64),
+                "cancelled_at": cancelled_at,
             }
         )
 

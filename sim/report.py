@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from sim.broker_report import broker_findings
+from sim.demand import describe_demand
 from sim.findings import design_findings, sweep_findings
 from sim.metrics import INTERVAL_NOTE
 from sim.scenario import Scenario
@@ -55,14 +56,12 @@ def describe(scenario: Scenario) -> str:
 
     parts = [
         f"{value('stores.count', scenario.stores.count)} stores with "
-        f"{value('stores.workers', scenario.stores.workers)} workers each; "
-        f"online orders arrive at {value('orders.online.rate', orders.online.rate)} per {unit}"
         + (
-            f", walk-ins at {value('orders.offline.rate', orders.offline.rate)} per {unit} "
-            "per store"
-            if orders.offline.rate or "orders.offline.rate" in scenario.sweep
-            else ""
+            f"{value('stores.workers', scenario.stores.workers)} workers each; "
+            if isinstance(scenario.stores.workers, int)
+            else f"{scenario.stores.describe_workers()}; "
         )
+        + describe_demand(orders, scenario.duration, unit, value, scenario.sweep)
         + f"; preparation takes {prep.mean:g} {unit} on average ({prep.dist}).",
     ]
     crashes = []

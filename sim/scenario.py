@@ -24,6 +24,7 @@ from sim.checks import design_problems, plan_problems, sweep_problems, world_pro
 from sim.durations import UNITS, NonNegativeDuration, PositiveDuration
 from sim.errors import Problem, ScenarioError, shorten
 from sim.sections import (
+    FORM_TAGS,
     ArrivalSpec,
     BalancerSpec,
     DatabaseSpec,
@@ -188,7 +189,8 @@ def _problems(
         elif item["type"] in ("literal_error", "union_tag_invalid"):
             word = value if _is_scalar(value) else (item.get("ctx") or {}).get("tag", "")
             message += did_you_mean(str(word), expected_words(item.get("ctx")))
-        problems.append(Problem(prefix + tuple(item["loc"]), message))
+        loc = tuple(part for part in item["loc"] if part not in FORM_TAGS)
+        problems.append(Problem(prefix + loc, message))
     return problems
 
 

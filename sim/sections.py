@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from sim.broker_sections import ActivemqSpec, KafkaSpec, RabbitmqSpec, SqsSpec
+from sim.cost import CostSpec
 from sim.distributions import Distribution
 from sim.durations import NonNegativeDuration, PositiveDuration
 from sim.hashing.maglev import is_prime
@@ -26,17 +27,71 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+#: Labels of the forms a key may take; left out of the key paths in messages.
+# Each has a space, so no key of a scenario is taken for one.
+FORM_TAGS = frozenset({"a number", "per store", "a profile", "a name", "one value", "a list"})
+
+
+def _workers_form(value: object) -> str:
+    return "per store" if isinstance(value, list | tuple) else "a number"
+
+
+def _profile_form(value: object) -> str:
+    return "a name" if isinstance(value, str) else "a profile"
+
+
+Workers = Annotated[int, Field(ge=1, le=100_000)]
+
+
 class StoresSpec(_Section):
-    """How many stores there are and how many orders each prepares at once."""
+    """How many stores there are and how many orders each prepares at once: one number
+    for every store, or a list with one number per store."""
 
     count: int = Field(ge=1, le=1_000_000)
-    workers: int = Field(default=1, ge=1, le=100_000)
+    # A callable discriminator, so a mistake is reported against one form, not both.
+    workers: Annotated[
+        Annotated[Workers, Tag("a number")]
+        | Annotated[tuple[Workers, ...], Field(strict=False, min_length=1), Tag("per store")],
+        Discriminator(_workers_form),
+    ] = 1
+
+    def workers_at(self, store: int) -> int:
+        """How many orders store `store` prepares at once."""
+        workers = self.workers
+        return workers if isinstance(workers, int) else workers[store]
+
+    @property
+    def total_workers(self) -> int:
+        """Every worker of the chain."""
+        workers = self.workers
+        return workers * self.count if isinstance(workers, int) else sum(workers)
+
+    def describe_workers(self) -> str:
+        """`4 workers each` or `4, 4, 2 workers`, for texts."""
+        workers = self.workers
+        if isinstance(workers, int):
+            return f"{workers} workers each"
+        return f"{', '.join(map(str, workers))} workers"
+
+
+ProfileTime = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=False)]
 
 
 class ArrivalSpec(_Section):
-    """A Poisson stream of orders; a rate of zero means none."""
+    """A Poisson stream of orders; a rate of zero means none. With a `profile` (time ->
+    multiplier of `rate`, see `sim.demand`) the rate changes over the day."""
 
     rate: NonNegativeFinite = 0.0
+    # Times are lax, so that the mapping written to scenario.yaml (string keys) reads back.
+    profile: (
+        Annotated[
+            Annotated[dict[ProfileTime, NonNegativeFinite], Tag("a profile")]
+            | Annotated[Literal["same"], Tag("a name")],
+            Discriminator(_profile_form),
+        ]
+        | None
+    ) = None
+    profile_shape: Literal["step", "linear"] = "step"
 
 
 class OrdersSpec(_Section):
@@ -48,6 +103,11 @@ class OrdersSpec(_Section):
     sla: PositiveDuration | None = None
     poison: Probability = 0.0  # share of orders whose every preparation fails (bad data)
     attempt_failure: Probability = 0.0  # each attempt fails with this probability
+    # A recorded log replayed instead of the rates (`sim.trace`); a relative path is
+    # relative to the scenario file's folder.
+    trace: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    # How long an online customer waits for the preparation to start before cancelling.
+    patience: Distribution | None = None
 
 
 class ScriptedCrash(_Section):
@@ -118,13 +178,39 @@ class DesignSpec(_Section):
     kafka: KafkaSpec | None = None
 
 
+PlanKey = Annotated[str, Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)*$")]
+PlanBound = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+def _one_or_two(item: object) -> object:
+    """A key (or bound) alone, or a list of two for a grid plan."""
+    return Annotated[
+        Annotated[item, Tag("one value")]
+        | Annotated[list[item], Field(min_length=1, max_length=2), Tag("a list")],
+        Discriminator(lambda value: "a list" if isinstance(value, list | tuple) else "one value"),
+    ]
+
+
 class PlanSpec(_Section):
     """A capacity plan: the smallest value of an integer `key` in [low, high] for which
-    every target holds with the given confidence, for one design."""
+    every target holds with the given confidence, for one design; with a `cost`, the
+    cheapest such value; with two keys (and a cost), the cheapest point of the grid."""
 
-    key: str = Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)*$")
-    low: int = Field(ge=0, le=1_000_000)  # a bisection of at most 20 steps
-    high: int = Field(ge=0, le=1_000_000)
+    key: _one_or_two(PlanKey)
+    low: _one_or_two(PlanBound)  # a bisection of at most 20 steps
+    high: _one_or_two(PlanBound)
     targets: list[str] = Field(min_length=1, max_length=20)
     design: str | None = None  # default: the first design
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
+    cost: CostSpec | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.key) if isinstance(self.key, list) else [self.key]
+
+    @property
+    def ranges(self) -> list[tuple[int, int]]:
+        """(low, high) per key (bounds given once apply to every key)."""
+        lows = self.low if isinstance(self.low, list) else [self.low] * len(self.keys)
+        highs = self.high if isinstance(self.high, list) else [self.high] * len(self.keys)
+        return list(zip(lows, highs, strict=False))

@@ -105,11 +105,14 @@ def _first_per_path(problems: list[Problem]) -> list[Problem]:
     return kept
 
 
-def plan_cell(scenario: Scenario, value: int) -> Scenario:
-    """The scenario with the plan's key set to `value`, keeping only the plan's design."""
+def plan_cell(scenario: Scenario, value) -> Scenario:
+    """The scenario with the plan's key set to `value` (its keys to a tuple of values, for
+    a grid), keeping only the plan's design."""
     spec = scenario.plan
     data = plain_mapping(scenario)
     design = spec.design or scenario.designs[0].name
     data["designs"] = {design: data["designs"][design]}
-    apply_key(data, spec.key, value)
+    values = tuple(value) if isinstance(value, list | tuple) else (value,) * len(spec.keys)
+    for key, one in zip(spec.keys, values, strict=True):
+        apply_key(data, key, one)
     return Scenario.from_mapping(data)

@@ -97,11 +97,18 @@ def _setting(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _stores(scenario: Scenario) -> str:
+    stores = scenario.stores
+    if isinstance(stores.workers, int):
+        return f"{stores.count} stores x {stores.workers} workers"
+    return f"{stores.count} stores, {stores.describe_workers()}"
+
+
 def format_summary(summary: pd.DataFrame, scenario: Scenario) -> str:
     """A block per design: metric, mean, and the 95% confidence interval."""
     unit = scenario.time_unit
     lines = [
-        f"{scenario.name}: {scenario.stores.count} stores x {scenario.stores.workers} workers, "
+        f"{scenario.name}: {_stores(scenario)}, "
         f"{scenario.duration:g} {unit} of arrivals + {scenario.drain:g} {unit} drain, "
         f"{int(summary['n'].max()) if len(summary) else 0} replications, seed {scenario.seed}",
     ]
@@ -191,14 +198,15 @@ def format_sweep(summary: pd.DataFrame, scenario: Scenario) -> str:
 def format_plan(scenario: Scenario, answer: int | None, evaluations: list) -> str:
     """The plan's evidence, value by value, and its answer."""
     spec = scenario.plan
+    key, ((low, high),) = spec.keys[0], spec.ranges
     lines = [
-        f"{scenario.name}: smallest {spec.key} in [{spec.low}, {spec.high}] meeting "
+        f"{scenario.name}: smallest {key} in [{low}, {high}] meeting "
         f"every target with {spec.confidence:.0%} confidence",
         "",
     ]
     for evaluation in evaluations:
         verdict = "meets" if evaluation.feasible else "misses"
-        lines.append(f"  {spec.key} = {evaluation.value}: {verdict}")
+        lines.append(f"  {key} = {evaluation.value}: {verdict}")
         for row in evaluation.rows:
             mark = "ok" if row["met"] else "no"
             lines.append(
@@ -208,7 +216,7 @@ def format_plan(scenario: Scenario, answer: int | None, evaluations: list) -> st
             )
     lines.append("")
     if answer is None:
-        lines.append(f"No value of {spec.key} up to {spec.high} meets every target.")
+        lines.append(f"No value of {key} up to {high} meets every target.")
     else:
-        lines.append(f"Answer: {spec.key} = {answer}.")
+        lines.append(f"Answer: {key} = {answer}.")
     return "\n".join(lines)

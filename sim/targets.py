@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from sim.cost import cost_problems
+from sim.errors import Problem
 from sim.metrics import METRICS, bounded_interval
 from sim.suggest import did_you_mean
 
@@ -26,6 +28,9 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     "==": operator.eq,
 }
+
+#: The most values (grid points) an exhaustive plan (a cost, or two keys) may run.
+MAX_PLAN_POINTS = 400
 
 
 @dataclass(frozen=True)
@@ -63,3 +68,29 @@ def parse_target(text: str) -> Target:
         hint = did_you_mean(metric, METRICS) or f" (one of {', '.join(METRICS)})"
         raise ValueError(f"{text!r}: unknown metric {metric!r}{hint}")
     return Target(metric, op, float(bound))
+
+
+def plan_range_problems(plan, raw) -> Iterator[Problem]:
+    """Bounds ordered, one per key; a grid needs a cost and must not be too large; prices
+    must name numeric keys."""
+    keys, ranges = plan.keys, plan.ranges
+    for name in ("low", "high"):
+        bound = getattr(plan, name)
+        if isinstance(bound, list) and len(bound) != len(keys):
+            yield Problem(("plan", name), f"give one bound per key ({len(keys)})")
+    for index, (low, high) in enumerate(ranges):
+        if low > high:
+            where = ("plan", "high", index) if isinstance(plan.high, list) else ("plan", "high")
+            yield Problem(where, f"must be at least low ({low})")
+    if len(set(keys)) < len(keys):
+        yield Problem(("plan", "key"), "the two keys must differ")
+    if len(keys) > 1 and plan.cost is None:
+        yield Problem(("plan", "cost"), "required with two keys: the cheapest point is the answer")
+    points = math.prod(max(0, high - low + 1) for low, high in ranges)
+    if (plan.cost is not None or len(keys) > 1) and points > MAX_PLAN_POINTS:
+        yield Problem(
+            ("plan", "high"),
+            f"{points} values to run (with a cost every value runs); the limit is "
+            f"{MAX_PLAN_POINTS}",
+        )
+    yield from cost_problems(plan.cost, raw.model_dump(mode="json"), raw.orders.sla)

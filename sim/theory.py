@@ -45,3 +45,29 @@ def expected_failures(horizon: float, mtbf: float, mttr: float) -> float:
     cycle = mtbf + mttr
     second_moment = 2 * mtbf**2 + 2 * mttr**2 + 2 * mtbf * mttr
     return horizon / cycle + second_moment / (2 * cycle**2) - mtbf / cycle
+
+
+def erlang_a_abandonment(lam: float, mu: float, c: int, theta: float) -> float:
+    """P(an arrival abandons) in M/M/c+M (Erlang A): Poisson arrivals at `lam`, `c`
+    servers at rate `mu`, and each waiting customer leaves at rate `theta` (exponential
+    patience of mean 1 / theta) unless its service has started.
+
+    The number in system is a birth-death chain (births `lam`; deaths `min(n, c) mu +
+    max(n - c, 0) theta`), stable for any load when theta > 0. Customers abandon at rate
+    theta × E[queue length], so P(abandon) = theta E[Q] / lam (Little's law for the
+    abandonments); the stationary distribution is summed until its terms vanish.
+    """
+    if lam <= 0 or mu <= 0 or theta <= 0 or c < 1:
+        raise ValueError(f"need lam, mu, theta > 0 and c >= 1, got {lam}, {mu}, {theta}, {c}")
+    term, total, queued = 1.0, 1.0, 0.0
+    n = 0
+    while True:
+        n += 1
+        term *= lam / (min(n, c) * mu + max(n - c, 0) * theta)
+        total += term
+        queued += max(n - c, 0) * term
+        if n > c and term < 1e-17 * total:
+            break
+        if total > 1e250:  # rescale: only ratios matter
+            term, total, queued = term / total, 1.0, queued / total
+    return theta * (queued / total) / lam

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import xxhash
 
+from sim.demand import poisson_times, profile_of
 from sim.randomness import Streams
 from sim.scenario import FailuresSpec, Scenario
+from sim.trace import read_trace
 
 ONLINE = -1  # the `pinned` value of an order any store may prepare
 
@@ -43,6 +45,9 @@ class World:
     #: when attempts never fail at random.
     attempt_seed: np.ndarray | None = None
     attempt_failure: float = 0.0
+    #: When each order's customer cancels unless its preparation is under way (or done);
+    #: infinite for walk-ins, None when nobody cancels.
+    patience_end: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -58,13 +63,17 @@ def draw_world(scenario: Scenario, replication: int) -> World:
     """Draw the orders and outages of replication `replication`."""
     streams = Streams(scenario.seed, replication)
     orders = scenario.orders
-    times = [_poisson_times(streams.get("online_arrivals"), orders.online.rate, scenario.duration)]
+    if orders.trace is not None:
+        return _replayed(scenario, streams)
+    duration = scenario.duration
+    online = profile_of(orders.online, orders.online, duration)
+    times = [poisson_times(streams.get("online_arrivals"), orders.online.rate, duration, online)]
     preps = [orders.prep_time.sample(streams.get("online_prep"), len(times[0]))]
     stores = [np.full(len(times[0]), ONLINE, dtype=np.int32)]
+    offline = profile_of(orders.offline, orders.online, duration)
     for store in range(scenario.stores.count):
-        t = _poisson_times(
-            streams.get("offline_arrivals", store), orders.offline.rate, scenario.duration
-        )
+        rng = streams.get("offline_arrivals", store)
+        t = poisson_times(rng, orders.offline.rate, duration, offline)
         times.append(t)
         preps.append(orders.prep_time.sample(streams.get("offline_prep", store), len(t)))
         stores.append(np.full(len(t), store, dtype=np.int32))
@@ -75,18 +84,31 @@ def draw_world(scenario: Scenario, replication: int) -> World:
     ids = streams.get("order_keys").integers(1, 2**63, n_online, dtype=np.int64)
     key_id = np.zeros(len(arrival), dtype=np.int64)
     key_id[:n_online] = ids
+    return _world(
+        scenario, streams, arrival, np.concatenate(preps), np.concatenate(stores), key_id, order
+    )
+
+
+def _world(scenario, streams, arrival, prep, pinned, key_id, order) -> World:
+    """The world of orders given in any order (`order` sorts them by arrival), with the
+    stores' outages and the online orders' key hashes."""
     key_hash = np.zeros(len(arrival), dtype=np.uint64)
-    key_hash[:n_online] = [xxhash.xxh3_64_intdigest(order_key(i).encode()) for i in ids.tolist()]
+    online = np.flatnonzero(key_id)
+    key_hash[online] = [
+        xxhash.xxh3_64_intdigest(order_key(i).encode()) for i in key_id[online].tolist()
+    ]
     horizon = scenario.horizon
     outages = tuple(
         _outages(scenario.failures, store, streams.get("failures", store), horizon)
         for store in range(scenario.stores.count)
     )
+    orders = scenario.orders
     poison, seeds = _failures_of_attempts(streams, orders.poison, orders.attempt_failure, order)
+    arrival, pinned = arrival[order], pinned[order]
     return World(
-        arrival=arrival[order],
-        prep=np.concatenate(preps)[order],
-        pinned=np.concatenate(stores)[order],
+        arrival=arrival,
+        prep=prep[order],
+        pinned=pinned,
         key_id=key_id[order],
         key_hash=key_hash[order],
         outages=outages,
@@ -94,6 +116,7 @@ def draw_world(scenario: Scenario, replication: int) -> World:
         poison=poison,
         attempt_seed=seeds,
         attempt_failure=orders.attempt_failure,
+        patience_end=_patience_end(scenario, streams, arrival, pinned),
     )
 
 
@@ -113,12 +136,32 @@ def _failures_of_attempts(
     return marked, seeds
 
 
-def _poisson_times(rng: np.random.Generator, rate: float, duration: float) -> np.ndarray:
-    """A Poisson process on [0, duration): a Poisson count, then sorted uniform times."""
-    if rate == 0:
-        return np.empty(0)
-    count = rng.poisson(rate * duration)
-    return np.sort(rng.uniform(0.0, duration, count))
+def _patience_end(
+    scenario: Scenario, streams: Streams, arrival: np.ndarray, pinned: np.ndarray
+) -> np.ndarray | None:
+    """Arrival plus a patience drawn for each online order, in arrival order."""
+    patience = scenario.orders.patience
+    if patience is None:
+        return None
+    online = pinned == ONLINE
+    end = np.full(len(arrival), np.inf)
+    end[online] = arrival[online] + patience.sample(streams.get("patience"), int(online.sum()))
+    return end
+
+
+def _replayed(scenario: Scenario, streams: Streams) -> World:
+    """The world of a recorded log: its orders before `duration`, exactly; preparation
+    times and keys it leaves blank are drawn (their own streams), as are the outages."""
+    trace = read_trace(scenario.orders.trace)
+    kept = trace.time < scenario.duration
+    prep = trace.prep[kept]
+    blank = np.isnan(prep)
+    prep[blank] = scenario.orders.prep_time.sample(streams.get("trace_prep"), int(blank.sum()))
+    key_id, pinned = trace.key[kept], trace.pinned[kept]
+    drawn = (pinned == ONLINE) & (key_id == 0)
+    key_id[drawn] = streams.get("order_keys").integers(1, 2**63, int(drawn.sum()), dtype=np.int64)
+    order = np.argsort(trace.time[kept], kind="stable")
+    return _world(scenario, streams, trace.time[kept], prep, pinned, key_id, order)
 
 
 def _outages(

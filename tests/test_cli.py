@@ -186,8 +186,8 @@ def test_shipped_scenario_replications_rows(shipped):
     assert sorted(zip(frame["design"], frame["replication"], strict=True)) == sorted(
         (design, r) for design in designs for r in range(2)
     )
-    kept = frame["completed"] + frame["lost"] + frame["unfinished"] + frame["dead_lettered"]
-    assert (frame["arrived"] == kept).all()
+    parts = ("completed", "lost", "unfinished", "dead_lettered", "cancelled")
+    assert (frame["arrived"] == sum(frame[part] for part in parts)).all()
     assert (frame["arrived"] > 0).all()
 
 
@@ -235,7 +235,7 @@ def test_orders_writes_orders_parquet(with_orders):
     listed = readme_columns("orders.parquet")
     assert [c for c in orders.columns if c in listed] == listed
     assert len(orders) == replications["arrived"].sum()
-    statuses = ["completed", "lost", "unfinished", "dead_lettered"]
+    statuses = ["completed", "lost", "unfinished", "dead_lettered", "cancelled"]
     assert set(orders["status"]) <= set(statuses)
     counted = orders.groupby(["design", "replication"])["status"].value_counts().unstack()
     counted = counted.reindex(columns=statuses, fill_value=0)

@@ -51,7 +51,8 @@ def build_broker(
     """The broker design `design.queue` with its consumers, started."""
     spec = getattr(design, design.queue)
     consumers = [
-        Consumer(env, i, stores.workers, book.prep, recorder, fails) for i in range(stores.count)
+        Consumer(env, i, stores.workers_at(i), book.prep, recorder, fails)
+        for i in range(stores.count)
     ]
     durable = getattr(spec, "durable", getattr(spec, "persistent", True))
     batch = getattr(spec, "batch", 1)

@@ -94,7 +94,13 @@ class BrokerDesign:
         self.broker.broker_up()
 
     def cancel(self, order: int) -> bool:
-        """Remove a cancelled order still waiting in the queue; False if it is not."""
+        """Remove a cancelled order still waiting in the queue; False if it is not, or if
+        a consumer still holds a copy (a message requeued while it was being prepared: a
+        visibility timeout, a consumer timeout). A message already handed to a consumer
+        (in its prefetch buffer) is not called back: it is prepared."""
+        delivered = self.recorder.deliveries[order] > 0
+        if delivered and any(consumer.holds(order) for consumer in self.consumers):
+            return False  # rare: only a requeued message is looked for at every store
         return self.broker.cancel(order)
 
     def lose_failed(self, delivery: Delivery) -> None:

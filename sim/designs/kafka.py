@@ -66,6 +66,7 @@ class Kafka(Rebalancing, BrokerDesign):
         self.spec = spec
         self.key_hash = book.key_hash
         self.in_prep = array("i", bytes(4 * len(book.arrival)))  # copies in preparation
+        self.cancelled: set[int] = set()  # records whose customer called them off
         self.partitions = [Partition(i) for i in range(spec.partitions)]
         self.assignor = ASSIGNORS[spec.assignor]()
         count = len(self.consumers)
@@ -176,6 +177,12 @@ class Kafka(Rebalancing, BrokerDesign):
 
     def _hand_out(self, partition: Partition, consumer: Consumer) -> None:
         offset = partition.position
+        log, cancelled = partition.log, self.cancelled
+        while cancelled and log[offset] in cancelled:  # skipped: its customer called it off
+            offset += 1
+            if offset == len(log):
+                partition.position = offset
+                return
         order = partition.log[offset]
         partition.position = offset + 1
         claim = Claim(partition, offset, partition.lease)
@@ -220,6 +227,18 @@ class Kafka(Rebalancing, BrokerDesign):
         partition.position = claim.offset
         if partition.revoking:
             self._commit(partition, claim.offset, delivery.consumer, then=self._release)
+
+    def cancel(self, order: int) -> bool:
+        """An online record no consumer is preparing (not yet fetched, or to be read
+        again after a crash) is skipped when its turn comes; False if it is done, lost,
+        in preparation, or a walk-in."""
+        recorder = self.recorder
+        if self.pinned[order] >= 0 or recorder.completions[order] or recorder.lost_reason[order]:
+            return False
+        if self.in_prep[order]:
+            return False
+        self.cancelled.add(order)
+        return True
 
     # Commits.
 

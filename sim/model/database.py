@@ -81,6 +81,12 @@ class Database:
                 self._landed
             )
 
+    def cancel(self, order: int) -> None:
+        """An N order's customer called it off: status cancelled, never sent again."""
+        self.open.discard(order)
+        self.is_open[order] = 0
+        self.by_store[self.recorder.sent_to[order]].discard(order)
+
     def _landed(self, write: DoneWrite) -> None:
         if write.store.epoch == write.epoch:  # the store did not crash in between
             self._land(write.order)

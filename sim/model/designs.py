@@ -5,6 +5,10 @@
 orchestrator and a balancer that redistributes every N order when a store is declared down.
 Walk-in (offline) orders are pinned to their store in both: if it is down or crashes, they
 are lost (the customer is standing in a dark shop).
+
+The interface a design implements: `dispatch(order)` on arrival, `crash(store)` and
+`recover(store)`, `completed(order, store)`, and `cancel(order) -> bool` when a
+customer's patience runs out (True if the order was taken out of wherever it waited).
 """
 
 from __future__ import annotations
@@ -77,6 +81,14 @@ class RamOnly:
         """An attempt failed: the store tries again in place, behind what it has queued."""
         store.accept(order)
 
+    def cancel(self, order: int) -> bool:
+        """The customer calls `order` off: take it out of wherever it waits and say True,
+        or say False if it cannot be (done, lost, or its preparation is under way)."""
+        recorder = self.recorder
+        if recorder.completions[order] or recorder.lost_reason[order]:
+            return False
+        return self.stores[recorder.sent_to[order]].withdraw(order)
+
     def end_of_run(self, horizon: float) -> None:
         """The run ended at `horizon`: report totals the design keeps (none here)."""
 
@@ -114,6 +126,9 @@ class DatabaseQueue(RamOnly):
         self._hashes = np.frombuffer(book.key_hash, dtype=np.uint64)
         self.sent_to = recorder.sent_to
         self._sent_to = np.frombuffer(recorder.sent_to, dtype=np.int32)
+        # Stores an order was sent to before its last one (it moved): they may hold it
+        # still, queued or in preparation. Only moved orders are here.
+        self.sent_before: dict[int, list[int]] = {}
 
     def dispatch(self, order: int) -> None:
         index = self.pinned[order]
@@ -136,6 +151,23 @@ class DatabaseQueue(RamOnly):
     def crash(self, store: Store) -> None:
         super().crash(store)
         self.unheld.update(self.database.by_store.get(store.index, ()))
+
+    def cancel(self, order: int) -> bool:
+        """An online order still N with no preparation under way is withdrawn from every
+        store that holds it and its status becomes cancelled: never redistributed."""
+        if self.pinned[order] >= 0:
+            return super().cancel(order)
+        if self.recorder.completions[order] or order not in self.database.open:
+            return False
+        sent = [self.recorder.sent_to[order], *self.sent_before.get(order, ())]
+        holders = [self.stores[index] for index in sent if index >= 0]
+        if any(order in store.preparing for store in holders):
+            return False
+        for store in holders:
+            store.withdraw(order)
+        self.database.cancel(order)  # status cancelled
+        self.unheld.discard(order)
+        return True
 
     def completed(self, order: int, store: Store) -> None:
         super().completed(order, store)
@@ -208,6 +240,7 @@ class DatabaseQueue(RamOnly):
                 if previous >= 0:
                     moves[order] += 1
                     moved += 1
+                    self.sent_before.setdefault(order, []).append(previous)
                 sent_to[order] = index
                 resend(order, previous, index)
             store = self.stores[index]

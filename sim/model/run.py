@@ -12,6 +12,7 @@ from sim.model.designs import DatabaseQueue, RamOnly
 from sim.model.failures import Failures
 from sim.model.orchestrator import Orchestrator
 from sim.model.orders import Arrivals, OrderBook
+from sim.model.patience import Patience
 from sim.model.store import Fleet, Store
 from sim.records import Recorder
 from sim.scenario import DesignSpec, StoresSpec
@@ -39,7 +40,7 @@ def simulate(
         _run(env, book, world, recorder, consumers, handler)
         return recorder
     stores = [
-        Store(env, i, stores_spec.workers, book.prep, recorder, fleet)
+        Store(env, i, stores_spec.workers_at(i), book.prep, recorder, fleet)
         for i in range(stores_spec.count)
     ]
     balancer = Balancer(design.balancer, stores_spec.count, lambda i: len(stores[i].held))
@@ -67,6 +68,8 @@ def _run(
     """Start arrivals and failures, run to the horizon, close the record."""
     Arrivals(env, book.arrival, handler.dispatch).start()
     Failures(env, stores, world.outages, handler.crash, handler.recover).start()
+    if world.patience_end is not None:
+        Patience(env, world.patience_end, handler.cancel, recorder).start()
     env.run(until=world.horizon)
     _close(recorder, stores, world.horizon)
     handler.end_of_run(world.horizon)

@@ -99,16 +99,29 @@ class Store:
             self.queue.append(order)
         return True
 
+    def withdraw(self, order: int) -> bool:
+        """Take `order` out of the queue (its customer cancelled); False if it is being
+        prepared. The queue entry is skipped when its turn comes: a cancelled order is
+        never handed to a store again."""
+        if order in self.preparing:
+            return False
+        if order in self.held:
+            self.held.discard(order)
+            if self.recorder.trace is not None:
+                self.recorder.trace.append((self.env.now, "withdrawn", self.index, order))
+        return True
+
     def crash(self) -> list[int]:
         """Go down: every held order is dropped (in preparation first, then queued)."""
         now = self.env.now
         work = self.recorder.work
         for order, start in self.preparing.items():
             work[order] += now - start
-        dropped = [*self.preparing, *self.queue]
+        queued = [order for order in self.queue if order in self.held]  # not withdrawn
+        dropped = [*self.preparing, *queued]
         if self.recorder.trace is not None:
             self.recorder.trace += [(now, "abandon", self.index, order) for order in self.preparing]
-            self.recorder.trace += [(now, "drop", self.index, order) for order in self.queue]
+            self.recorder.trace += [(now, "drop", self.index, order) for order in queued]
         self.up = False
         self.fleet.down += 1
         self.epoch += 1
@@ -151,8 +164,8 @@ class Store:
         del self.preparing[order]
         self.held.discard(order)
         self.on_done(order, self)
-        if self.queue and len(self.preparing) < self.workers:
-            self._start(self.queue.popleft())
+        if len(self.preparing) < self.workers:
+            self._next()
 
     def _failed(self, order: int) -> None:
         """The attempt failed: its time is spent, the order dropped, the next one started;
@@ -161,6 +174,14 @@ class Store:
             self.recorder.trace.append((self.env.now, "fail", self.index, order))
         self.recorder.work[order] += self.env.now - self.preparing.pop(order)
         self.held.discard(order)
-        if self.queue:
-            self._start(self.queue.popleft())
+        self._next()
         self.on_failed(order, self)
+
+    def _next(self) -> None:
+        """Start the next queued order still held (a withdrawn one is skipped)."""
+        queue, held = self.queue, self.held
+        while queue:
+            order = queue.popleft()
+            if order in held:  # not withdrawn
+                self._start(order)
+                break

@@ -166,7 +166,15 @@ def scenarios(
             "duration": duration,
             "drain": drain,
             "replications": replications,
-            "stores": {"count": count, "workers": draw(st.integers(1, 3))},
+            "stores": {
+                "count": count,
+                "workers": draw(
+                    st.one_of(
+                        st.integers(1, 3),
+                        st.lists(st.integers(1, 3), min_size=count, max_size=count),
+                    )
+                ),
+            },
             "orders": {
                 "online": {"rate": online},
                 "offline": {"rate": offline},
@@ -174,6 +182,12 @@ def scenarios(
                 "sla": draw(times(1.0, 30.0)),
                 "poison": draw(st.sampled_from([0.0, 0.0, 0.05, 0.2])) if faulty else 0.0,
                 "attempt_failure": draw(st.sampled_from([0.0, 0.0, 0.1, 0.3])) if faulty else 0.0,
+                "patience": draw(
+                    st.one_of(
+                        st.none(),
+                        st.builds(lambda m: {"dist": "exponential", "mean": m}, times(0.5, 20.0)),
+                    )
+                ),
             },
             "failures": failure_spec,
             "database": {"ack_delay": draw(st.one_of(st.just(0.0), times(0.0, 3.0)))},
@@ -227,11 +241,19 @@ def check_trace(world: World, record: Recorder, copies: bool = False) -> None:
     prep = world.prep.tolist()
     under_way: dict[tuple[int, int], list[float]] = {}
     finishes: Counter[int] = Counter()
+    cancelled: set[int] = set()
     previous = 0.0
     for time, what, store, order in record.trace:
         assert time >= previous, "trace out of time order"
         previous = time
         assert 0 <= time < world.horizon
+        if what == "cancelled":  # nothing of it under way, and never again anywhere
+            assert not any(o == order for _, o in under_way), (time, order)
+            assert world.patience_end is not None
+            assert time == world.patience_end[order]
+            cancelled.add(order)
+            continue
+        assert order not in cancelled or what in ("drop", "ignored"), (time, what, order)
         if store < 0:
             assert what in ("lost", "done", "dead_letter")
             continue
@@ -263,6 +285,10 @@ def check_trace(world: World, record: Recorder, copies: bool = False) -> None:
             assert at_a_crash(outages, time), (time, what, store, order)
         elif what == "discard":
             assert not inside(outages, time), (time, what, store, order)
+        elif what == "withdrawn":  # its customer cancels: it was queued, not in preparation
+            assert (store, order) not in under_way, (time, store, order)
+            assert world.patience_end is not None
+            assert time == world.patience_end[order]
         else:
             raise AssertionError(f"unknown trace event {what!r}")
     for (store, order), starts in under_way.items():
@@ -275,9 +301,11 @@ def check_trace(world: World, record: Recorder, copies: bool = False) -> None:
 def check_orders(world: World, design: DesignSpec, orders: pd.DataFrame, metrics: dict) -> None:
     """Conservation, consistent statuses, causality, and what each design may not do."""
     assert metrics["arrived"] == world.size == len(orders)
-    kept = metrics["completed"] + metrics["lost"] + metrics["unfinished"] + metrics["dead_lettered"]
-    assert kept == metrics["arrived"]
+    parts = ("completed", "lost", "unfinished", "dead_lettered", "cancelled")
+    assert sum(metrics[part] for part in parts) == metrics["arrived"]
     assert metrics["unfinished"] >= 0
+    cancelled_at = orders["cancelled_at"].to_numpy()
+    np.testing.assert_array_equal(orders["status"] == "cancelled", ~np.isnan(cancelled_at))
     completions = orders["completions"].to_numpy()
     status = orders["status"].astype(str).to_numpy()
     lost_at = orders["lost_at"].to_numpy()
