@@ -98,7 +98,10 @@ class BrokerDesign:
         a consumer still holds a copy (a message requeued while it was being prepared: a
         visibility timeout, a consumer timeout). A message already handed to a consumer
         (in its prefetch buffer) is not called back: it is prepared."""
-        delivered = self.recorder.deliveries[order] > 0
+        recorder = self.recorder
+        if recorder.completions[order] or recorder.lost_reason[order]:
+            return False  # made (its message may wait for a late delete), or lost
+        delivered = recorder.deliveries[order] > 0
         if delivered and any(consumer.holds(order) for consumer in self.consumers):
             return False  # rare: only a requeued message is looked for at every store
         return self.broker.cancel(order)

@@ -149,3 +149,45 @@ def test_a_cancelled_order_held_by_two_stores_leaves_both():
     assert metrics["cancelled"] == 1
     assert metrics["completed"] == 2
     assert record.orders_frame(world)["attempts"].tolist() == [1, 1, 0]
+
+
+BROKER_DESIGNS = {
+    "rabbitmq": {"prefetch": 1},
+    "activemq": {"prefetch": 1},
+    "sqs": {"visibility_timeout": 60.0},
+    "kafka": {"partitions": 1, "max_poll_interval": 60.0},
+}
+
+
+def broker(queue: str) -> DesignSpec:
+    return DesignSpec(name=queue, queue=queue, **{queue: BROKER_DESIGNS[queue]})
+
+
+def test_every_broker_consumer_prepares_with_its_own_workers():
+    """As above, through a broker design: walk-ins go to their store's consumer, whose
+    workers are that store's (1 and 3)."""
+    orders = [(0.0, 2.0, store, 0) for store in (0, 0, 0, 1, 1, 1)]
+    world = make_world(orders, [[], []], horizon=50.0)
+    for queue in BROKER_DESIGNS:
+        record, metrics = run(world, broker(queue), count=2, workers=(1, 3))
+        finish = record.orders_frame(world)["first_completion"].tolist()
+        assert finish == [2.0, 4.0, 6.0, 2.0, 2.0, 2.0], queue
+        assert metrics["completed"] == 6
+
+
+def test_a_message_waiting_in_a_broker_is_cancelled_and_never_delivered():
+    """One store, one worker (prefetch 1; Kafka: one partition). Order 0 (t = 0, prep 3)
+    is prepared 0-3; order 1 (t = 0.1) waits in the queue (in the partition); its
+    customer gives up at 1.1: cancelled, so at 3 it is skipped and order 2 (t = 0.2) is
+    prepared 3-6."""
+    orders = [(0.0, 3.0, None, 1), (0.1, 3.0, None, 2), (0.2, 3.0, None, 3)]
+    world = make_world(orders, [[]], horizon=50.0, patience=[INF, 1.0, INF])
+    for queue in BROKER_DESIGNS:
+        record, metrics = run(world, broker(queue), count=1)
+        frame = record.orders_frame(world)
+        assert frame["status"].tolist() == ["completed", "cancelled", "completed"], queue
+        assert frame["attempts"].tolist() == [1, 0, 1], queue
+        assert frame["first_completion"].tolist()[::2] == [3.0, 6.0], queue
+        assert steps(record, 1) == [(1.1, "cancelled", -1)], queue
+        assert metrics["cancelled"] == 1
+        assert metrics["arrived"] == metrics["completed"] + metrics["cancelled"]

@@ -13,10 +13,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
 import sim
+import sim.plots
 from sim.errors import ScenarioError
 from sim.plan import plan
 
@@ -99,6 +101,22 @@ def test_a_grid_of_two_keys_finds_the_cheapest_point(path):
     # Two stores (100 a run) of four workers (eight paid for: 80), no order late.
     assert costs[(2, 4)] == pytest.approx(100 + 80)
     assert costs[(1, 4)] == pytest.approx(50 + 40)
+    # The figure of the plots API: drawn from the PlanResults, into a given axes too.
+    figure = sim.plots.feasible_region(found)
+    assert [t.get_text() for t in figure.axes[0].texts].count("90") == 1
+    outer = plt.figure()
+    assert sim.plots.feasible_region(found, ax=outer.add_subplot()) is outer
+    plt.close("all")
+
+
+def test_the_cost_figure_marks_the_cheapest_value(path):
+    found = plan(sim.load_scenario(path))
+    figure = sim.plots.plan_cost(found)
+    ax = figure.axes[0]
+    ringed = ax.collections[-1].get_offsets()
+    assert ringed.tolist() == [[4.0, 40.0]]
+    assert ax.get_xlabel() == "stores.workers"
+    plt.close(figure)
 
 
 def test_the_command_line_writes_the_costs_and_the_region(path, tmp_path):
