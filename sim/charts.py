@@ -49,8 +49,10 @@ def comparison(
     for panel, metric in zip(axes[0], metrics, strict=True):
         rows = summary[summary["metric"] == metric].set_index("design").reindex(designs)
         means = rows["mean"].to_numpy(dtype=float)
-        low = np.nan_to_num(means - rows["ci_low"].to_numpy(dtype=float))
-        high = np.nan_to_num(rows["ci_high"].to_numpy(dtype=float) - means)
+        # at least 0: a mean a rounding error below its cut interval (wasted work summed
+        # in another order than the preparations it subtracts) has no negative error bar
+        low = np.maximum(np.nan_to_num(means - rows["ci_low"].to_numpy(dtype=float)), 0.0)
+        high = np.maximum(np.nan_to_num(rows["ci_high"].to_numpy(dtype=float) - means), 0.0)
         panel.bar(
             range(len(designs)),
             np.nan_to_num(means),

@@ -76,10 +76,15 @@ def check_trace(world, record) -> None:
     prep = world.prep.tolist()
     under_way: dict[tuple[int, int], list[float]] = {}
     finishes: Counter[int] = Counter()
+    cancelled: set[int] = set()
     for time, what, store, order in record.trace:
         assert 0 <= time < world.horizon
+        if what == "cancelled":  # never in preparation then, and skipped from then on
+            assert not any(starts for (_, o), starts in under_way.items() if o == order), order
+            cancelled.add(order)
         if store < 0:
             continue
+        assert what != "start" or order not in cancelled, (time, store, order)
         outages = world.outages[store]
         if what == "start":
             assert not inside(outages, time)
@@ -98,7 +103,10 @@ def check_trace(world, record) -> None:
 
 def check_orders(design, orders, timeline, metrics, horizon) -> None:
     kafka = design.kafka
-    assert metrics["completed"] + metrics["lost"] + metrics["unfinished"] == metrics["arrived"]
+    parts = ("completed", "lost", "unfinished", "dead_lettered", "cancelled")
+    assert sum(metrics[part] for part in parts) == metrics["arrived"]
+    cancelled_at = orders["cancelled_at"].to_numpy()
+    assert np.array_equal(orders["status"] == "cancelled", ~np.isnan(cancelled_at))
     completions = orders["completions"].to_numpy()
     lost_at = orders["lost_at"].to_numpy()
     assert np.all(completions[~np.isnan(lost_at)] == 0)  # a lost record is never finished
