@@ -473,7 +473,7 @@ def test_without_failures_nothing_is_lost_or_prepared_twice(scenario):
     assert world.outages == ((),) * scenario.stores.count
     for design, _record, orders, metrics in runs.values():
         check_orders(world, design, orders, metrics)
-        if design.name in TWICE_WITHOUT_CRASHES:
+        if design.name in TWICE_WITHOUT_CRASHES or times_out(design, world):
             continue
         assert metrics["duplicates"] == 0, design.name
         assert metrics["lost"] == 0, design.name
@@ -481,6 +481,14 @@ def test_without_failures_nothing_is_lost_or_prepared_twice(scenario):
         assert metrics["redistributions"] == 0
         assert metrics["moves"] == 0
         assert abs(metrics["wasted_work"]) <= 1e-9  # a difference of sums: rounding only
+
+
+def times_out(design, world) -> bool:
+    """Whether a RabbitMQ design's consumer_timeout can fire without a crash: a delivery
+    unacked for longer is requeued and prepared again, as the broker does, so a world with
+    a preparation that long (a lognormal tail) gives duplicates with no failure at all."""
+    longest = float(world.prep.max(initial=0.0))
+    return design.queue == "rabbitmq" and longest > design.rabbitmq.consumer_timeout
 
 
 @st.composite
