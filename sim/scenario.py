@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 
 from sim.checks import design_problems, plan_problems, sweep_problems, world_problems
-from sim.errors import Problem, ScenarioError
+from sim.errors import Problem, ScenarioError, shorten
 from sim.sections import (
     FORM_TAGS,
     ArrivalSpec,
@@ -159,7 +159,7 @@ def _problems(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> lis
         message = item["msg"]
         value = item.get("input")
         if item["type"] not in ("missing", "extra_forbidden") and _is_scalar(value):
-            message += f" (got {value!r})"
+            message += f" (got {shorten(repr(value))})"
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         loc = tuple(part for part in item["loc"] if part not in FORM_TAGS)

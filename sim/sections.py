@@ -168,6 +168,7 @@ class DesignSpec(_Section):
 
 
 PlanKey = Annotated[str, Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)*$")]
+PlanBound = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
 def _one_or_two(item: object) -> object:
@@ -185,8 +186,9 @@ class PlanSpec(_Section):
     cheapest such value; with two keys (and a cost), the cheapest point of the grid."""
 
     key: _one_or_two(PlanKey)
-    low: _one_or_two(int)
-    high: _one_or_two(int)
+    # A bisection of at most 20 steps; a grid or a cost plan is bounded in `sim.plan`.
+    low: _one_or_two(PlanBound)
+    high: _one_or_two(PlanBound)
     targets: list[str] = Field(min_length=1, max_length=20)
     design: str | None = None  # default: the first design
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)
