@@ -32,7 +32,8 @@ from sim import __version__
 from sim.scenario import Scenario
 from sim.trace import read_trace
 
-VERSION = "2"  # bump when a change to the model changes results (2: no more pickles)
+VERSION = "3"  # bump when a change to the model changes results (2: no more pickles;
+# 3: cancelled and late metrics, cancelled_at)
 MAGIC = b"sim replication cache\n"
 MAX_HEADER_BYTES = 4_000_000  # the header holds one row of metrics per design
 SUFFIX = ".simrep"

@@ -197,7 +197,8 @@ class PlanSpec(_Section):
     cheapest such value; with two keys (and a cost), the cheapest point of the grid."""
 
     key: _one_or_two(PlanKey)
-    low: _one_or_two(PlanBound)  # a bisection of at most 20 steps
+    # A bisection of at most 20 steps; a grid or a cost plan is bounded in `sim.targets`.
+    low: _one_or_two(PlanBound)
     high: _one_or_two(PlanBound)
     targets: list[str] = Field(min_length=1, max_length=20)
     design: str | None = None  # default: the first design
