@@ -100,13 +100,16 @@ def test_a_full_disk_under_stdout_keeps_the_results(tmp_path):
 
 
 def test_an_ascii_terminal_gets_ascii(tmp_path):
+    """The sweep's table and the precision warning (which names each interval `± half`)."""
     done = sim(
         ONE_CRASH, "--out", tmp_path / "out", "--quiet", *SHORT, "--sweep", "stores.count=3,4",
+        "--precision", "0.001", "--max-replications", "3",
         env={**ENV, "PYTHONIOENCODING": "ascii"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "+/-" in done.stdout
+    assert "+/-" in done.stderr
     done.stdout.encode("ascii")
+    done.stderr.encode("ascii")
 
 
 @pytest.mark.parametrize("target", ["folder", "nowhere"])
