@@ -8,6 +8,8 @@ Python use::
     sim.plots.timeline(results)   # a Figure; sim.save(results, "out") writes the folder
 """
 
+import sim.interrupts  # noqa: F401 (first of all: a Ctrl-C during the imports below is quiet)
+
 __version__ = "0.1.0"  # before the imports: sim.cache keys its files by it
 
 from sim import executors, plots

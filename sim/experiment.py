@@ -173,7 +173,9 @@ def run(
         wanted.update(more)
         bar.grow(wanted)
     bar.close()
-    return _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precision)
+    results = _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precision)
+    results.notes.extend(cache.notes if cache else [])  # entries that were run again
+    return results
 
 
 class _NoBar:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 
 from sim.checks import design_problems, plan_problems, sweep_problems, world_problems
-from sim.errors import Problem, ScenarioError
+from sim.errors import Problem, ScenarioError, shorten
 from sim.sections import (
     ArrivalSpec,
     BalancerSpec,
@@ -162,7 +162,7 @@ def _problems(
         message = item["msg"]
         value = item.get("input")
         if item["type"] not in ("missing", "extra_forbidden") and _is_scalar(value):
-            message += f" (got {value!r})"
+            message += f" (got {shorten(repr(value))})"
         if item["type"] == "extra_forbidden":
             word = item["loc"][-1]
             message = "unknown key" + did_you_mean(word, keys_at(model, item["loc"]))
