@@ -11,8 +11,8 @@ import json
 import queue
 import time
 
-from cases import Case
-from schedule import Order
+from benchmarks.calibration.cases import HEARTBEAT, Case
+from benchmarks.calibration.schedule import Order
 
 QUIET = 1.5  # seconds without a message after which a queue being read is taken as empty
 
@@ -49,7 +49,10 @@ class Rabbitmq:
         self.channel.exchange_declare(f"{run}.dlx", "fanout")
         self.channel.queue_declare(self.dlq, durable=True)
         self.channel.queue_bind(self.dlq, f"{run}.dlx")
-        arguments = {"x-queue-type": case.real["queue_type"], "x-dead-letter-exchange": f"{run}.dlx"}
+        arguments = {
+            "x-queue-type": case.real["queue_type"],
+            "x-dead-letter-exchange": f"{run}.dlx",
+        }
         if case.real["queue_type"] == "quorum":
             arguments["x-delivery-limit"] = case.settings.get("delivery_limit", 20)
         self.channel.queue_declare(self.queue, durable=True, arguments=arguments)
@@ -109,7 +112,7 @@ class Activemq:
 
     def consumer_settings(self) -> dict:
         return {"queue": self.queue, "prefetch": self.case.settings["prefetch"],
-                "heartbeat": self.case.settings["max_inactivity"]}
+                "heartbeat": HEARTBEAT}
 
     def publish(self, order: Order) -> None:
         self.connection.send(self.queue, body(order, self.run), headers={"persistent": "true"})

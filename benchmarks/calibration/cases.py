@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from sim.scenario import Scenario
 
-HEARTBEAT = 2.0  # seconds (RabbitMQ heartbeat, STOMP heart-beat, ActiveMQ max_inactivity)
+HEARTBEAT = 2.0  # seconds (RabbitMQ heartbeat, STOMP heart-beat)
+STOMP_GRACE = 1.5  # ActiveMQ's transport.hbGracePeriodMultiplier default
 #: ActiveMQ's broker-side redelivery policy of these runs (servers.ACTIVEMQ_REDELIVERY).
 ACTIVEMQ_MAX_REDELIVERIES, ACTIVEMQ_REDELIVERY_DELAY = 2, 1.5
 
@@ -43,11 +44,24 @@ WORLD = {
     },
 }
 
+#: A frozen consumer stays silent for 6 s (three heartbeat timeouts), so that the broker
+#: notices the silence before the controller kills and restarts it.
+FREEZE_WORLD = {
+    **WORLD,
+    "failures": {
+        "scripted": [
+            {"store": 0, "at": 5.0, "down_for": 6.0},
+            {"store": 1, "at": 11.0, "down_for": 6.0},
+            {"store": 0, "at": 17.0, "down_for": 6.0},
+        ]
+    },
+}
+
 #: SQS: preparations longer than the 1 s lease, so that a lease runs out mid-preparation;
 #: three stores and a slower stream to keep the load below one.
 SQS_WORLD = {
     **WORLD,
-    "duration": 30,
+    "duration": 40,
     "drain": 10,
     "stores": {"count": 3, "workers": 1},
     "orders": {
@@ -93,7 +107,9 @@ class Case:
 
 RABBITMQ_BASE = {"heartbeat": HEARTBEAT, "prefetch": 1, "ack": "manual"}
 ACTIVEMQ_BASE = {
-    "max_inactivity": HEARTBEAT,
+    # Over STOMP the broker's inactivity monitor reads every heart-beat × 1.5 (its grace
+    # period multiplier): that is the model's max_inactivity.
+    "max_inactivity": HEARTBEAT * STOMP_GRACE,
     "max_redeliveries": ACTIVEMQ_MAX_REDELIVERIES,
     "redelivery_delay": ACTIVEMQ_REDELIVERY_DELAY,
 }
@@ -104,7 +120,7 @@ CASES = {
              "mid-preparation", RABBITMQ_BASE, {"queue_type": "quorum"}),
         Case("rabbitmq_freeze", "rabbitmq", "manual ack, prefetch 1, consumer frozen "
              "(SIGSTOP): only heartbeats notice", RABBITMQ_BASE, {"queue_type": "quorum"},
-             crash="freeze"),
+             world=FREEZE_WORLD, crash="freeze"),
         Case("rabbitmq_unlimited", "rabbitmq", "manual ack, no prefetch limit, SIGKILL",
              {**RABBITMQ_BASE, "prefetch": None}, {"queue_type": "quorum"}),
         Case("rabbitmq_auto_ack", "rabbitmq", "auto ack, SIGKILL: what the consumer held "
@@ -122,7 +138,7 @@ CASES = {
         Case("activemq_prefetch_1", "activemq", "client ack, prefetch 1, SIGKILL",
              {**ACTIVEMQ_BASE, "prefetch": 1}),
         Case("activemq_freeze", "activemq", "client ack, prefetch 1, consumer frozen "
-             "(SIGSTOP)", {**ACTIVEMQ_BASE, "prefetch": 1}, crash="freeze"),
+             "(SIGSTOP)", {**ACTIVEMQ_BASE, "prefetch": 1}, world=FREEZE_WORLD, crash="freeze"),
         Case("activemq_poison_dlq", "activemq", "poison orders (10%), maximumRedeliveries "
              f"{ACTIVEMQ_MAX_REDELIVERIES} then ActiveMQ.DLQ", {**ACTIVEMQ_BASE, "prefetch": 1},
              poison=0.1),

@@ -12,6 +12,7 @@ seen by the consumer, so it is not counted on either side.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -75,11 +76,13 @@ def attempts(outcome: Outcome) -> dict[int, list[tuple[float, int, str, float]]]
 
 def redelivery_delays(per_order: dict[int, list], ended_by: str) -> list[float]:
     """Time from the end of an attempt (`crash` or `fail`) to the next attempt of the
-    same order, anywhere; attempts never followed by another give no sample."""
+    same order, anywhere. An attempt never followed by another gives no sample, nor one
+    whose next attempt had already started before it ended (an SQS lease that ran out
+    mid-preparation: that copy was not a redelivery caused by the crash)."""
     delays = []
     for tries in per_order.values():
-        for (_, _, how, when), following in zip(tries, tries[1:], strict=False):
-            if how == ended_by:
+        for (_, _, how, when), following in itertools.pairwise(tries):
+            if how == ended_by and following[0] >= when:
                 delays.append(following[0] - when)
     return delays
 

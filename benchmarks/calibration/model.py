@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from compare import DONE, FAIL, START, Outcome
-
+from benchmarks.calibration.compare import DONE, FAIL, START, Outcome
 from sim.model import simulate
 from sim.scenario import Scenario
 from sim.world import draw_world

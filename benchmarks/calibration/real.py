@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brokers import ADMINS
-from cases import Case
-from compare import Outcome
-from schedule import Schedule
+from benchmarks.calibration.brokers import ADMINS
+from benchmarks.calibration.cases import Case
+from benchmarks.calibration.compare import Outcome
+from benchmarks.calibration.schedule import Schedule
 
 CONSUMER = Path(__file__).with_name("consumer.py")
 READY_TIMEOUT = 60.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from compare import Row
+from benchmarks.calibration.compare import Row
 
 PLOTTED = ("lost", "duplicates", "redeliveries", "dead_lettered", "redelivery_delay_mean")
 
@@ -18,14 +18,18 @@ def _number(value: float) -> str:
     return f"{value:.0f}" if value == int(value) and abs(value) >= 1 else f"{value:.3g}"
 
 
+def _with_range(value: float, low: float, high: float) -> str:
+    return f"{_number(value)} [{_number(low)}, {_number(high)}]"
+
+
 def table(rows: list[Row]) -> str:
     """The side-by-side table of one case, as text."""
     lines = [f"{'metric':<24}{'broker mean [range]':>24}{'model mean [range]':>24}"
              f"{'broker − model [95% CI]':>30}"]
     for row in rows:
-        broker = f"{_number(row.broker_mean)} [{_number(row.broker_min)}, {_number(row.broker_max)}]"
-        model = f"{_number(row.model_mean)} [{_number(row.model_min)}, {_number(row.model_max)}]"
-        difference = f"{_number(row.difference)} [{_number(row.ci_low)}, {_number(row.ci_high)}]"
+        broker = _with_range(row.broker_mean, row.broker_min, row.broker_max)
+        model = _with_range(row.model_mean, row.model_min, row.model_max)
+        difference = _with_range(row.difference, row.ci_low, row.ci_high)
         lines.append(f"{row.metric:<24}{broker:>24}{model:>24}{difference:>30}")
     return "\n".join(lines)
 
@@ -35,12 +39,10 @@ def markdown(case: str, rows: list[Row]) -> str:
     lines = [f"| {case} | broker mean [range] | model mean [range] | broker − model [95% CI] |",
              "|---|---|---|---|"]
     for row in rows:
-        lines.append(
-            f"| {row.metric} | {_number(row.broker_mean)} [{_number(row.broker_min)}, "
-            f"{_number(row.broker_max)}] | {_number(row.model_mean)} [{_number(row.model_min)}, "
-            f"{_number(row.model_max)}] | {_number(row.difference)} [{_number(row.ci_low)}, "
-            f"{_number(row.ci_high)}] |"
-        )
+        broker = _with_range(row.broker_mean, row.broker_min, row.broker_max)
+        model = _with_range(row.model_mean, row.model_min, row.model_max)
+        difference = _with_range(row.difference, row.ci_low, row.ci_high)
+        lines.append(f"| {row.metric} | {broker} | {model} | {difference} |")
     return "\n".join(lines)
 
 
@@ -59,7 +61,8 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     cases = list(dict.fromkeys(frame["case"]))
-    figure, axes = plt.subplots(1, len(PLOTTED), figsize=(4 * len(PLOTTED), 1.2 + 0.45 * len(cases)))
+    size = (4 * len(PLOTTED), 1.2 + 0.45 * len(cases))
+    figure, axes = plt.subplots(1, len(PLOTTED), figsize=size)
     for axis, metric in zip(axes, PLOTTED, strict=True):
         part = frame[frame["metric"] == metric].set_index("case").reindex(cases)
         for offset, side, colour in ((-0.15, "broker", "tab:red"), (0.15, "model", "tab:blue")):

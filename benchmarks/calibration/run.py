@@ -16,23 +16,22 @@ printed with the results.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE), str(ROOT)]
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # run as a script: this checkout's `sim` and harness
 
-import compare  # noqa: E402  (after the path is set: run as a script)
-import report  # noqa: E402
-import servers  # noqa: E402
-from cases import CASES, Case  # noqa: E402
-from model import model_outcome  # noqa: E402
-from real import run_repetition  # noqa: E402
-from schedule import schedule_of  # noqa: E402
+from benchmarks.calibration import compare, report, servers  # noqa: E402
+from benchmarks.calibration.cases import CASES, Case  # noqa: E402
+from benchmarks.calibration.model import model_outcome  # noqa: E402
+from benchmarks.calibration.real import Diagnostics, run_repetition  # noqa: E402
+from benchmarks.calibration.schedule import schedule_of  # noqa: E402
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -44,6 +43,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="repetitions per case (default 5; 2 with --quick)")
     parser.add_argument("--case", action="append", default=[], help="run only these cases")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "calibration")
+    parser.add_argument("--replay", action="store_true",
+                        help="no broker: compare the recorded runs with the model as it is now")
     return parser.parse_args(argv)
 
 
@@ -53,10 +54,13 @@ def run_case(case: Case, server: dict, repetitions: int, quick: bool, folder: Pa
     broker, model, per_run = [], [], []
     for repetition in range(repetitions):
         schedule = schedule_of(scenario, repetition)
-        run = f"{case.name}-{repetition}-{int(time.time())}"
-        outcome, diagnostics = run_repetition(
-            server, case, schedule, folder / case.name / str(repetition), run
-        )
+        place = folder / case.name / str(repetition)
+        if server is None:  # --replay: the broker's side as it was recorded
+            outcome, diagnostics = load_outcome(place)
+        else:
+            run = f"{case.name}-{repetition}-{int(time.time())}"
+            outcome, diagnostics = run_repetition(server, case, schedule, place, run)
+            save_outcome(place, outcome, diagnostics)
         real = compare.metrics(outcome)
         simulated = compare.metrics(model_outcome(scenario, repetition))
         broker.append(real)
@@ -76,6 +80,25 @@ def run_case(case: Case, server: dict, repetitions: int, quick: bool, folder: Pa
     return per_run, compare.side_by_side(broker, model)
 
 
+def save_outcome(place: Path, outcome: compare.Outcome, diagnostics: Diagnostics) -> None:
+    """Keep what the broker did, so that `--replay` can compare it with a changed model."""
+    data = {**asdict(outcome), "dead_lettered": sorted(outcome.dead_lettered),
+            "lost": sorted(outcome.lost), "diagnostics": asdict(diagnostics)}
+    (place / "outcome.json").write_text(json.dumps(data))
+
+
+def load_outcome(place: Path) -> tuple[compare.Outcome, Diagnostics]:
+    path = place / "outcome.json"
+    if not path.exists():
+        raise SystemExit(f"calibration: nothing recorded at {path}: run without --replay first")
+    data = json.loads(path.read_text())
+    diagnostics = Diagnostics(**data.pop("diagnostics"))
+    data["events"] = [tuple(event) for event in data["events"]]
+    data["crashes"] = [tuple(crash) for crash in data["crashes"]]
+    data["dead_lettered"], data["lost"] = set(data["dead_lettered"]), set(data["lost"])
+    return compare.Outcome(**data), diagnostics
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
@@ -85,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     repetitions = args.repetitions or (2 if args.quick else 5)
     chosen = [c for c in CASES[args.broker] if not args.case or c.name in args.case]
     try:
-        servers.check_installed(args.broker)
+        if not args.replay:
+            servers.check_installed(args.broker)
     except servers.Missing as missing:
         print(f"calibration: {args.broker} needs a package that is not installed; "
               f"install it with:\n    {missing}", file=sys.stderr)
@@ -93,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out / args.broker
     per_run, comparison, tables = [], [], []
     started = time.time()
-    with servers.running(args.broker) as server:
-        print(f"{args.broker} on {server['host']}:{server['port']} "
-              f"(load average {os.getloadavg()[0]:.2f})", flush=True)
+    broker = contextlib.nullcontext() if args.replay else servers.running(args.broker)
+    with broker as server:
+        where = "replayed" if server is None else f"on {server['host']}:{server['port']}"
+        print(f"{args.broker} {where} (load average {os.getloadavg()[0]:.2f})", flush=True)
         for case in chosen:
             print(f"\n{case.name}: {case.what} ({repetitions} repetitions)", flush=True)
             runs, rows = run_case(case, server, repetitions, args.quick, out / "runs")
