@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -98,7 +99,8 @@ def wait_ready(path: Path, process: subprocess.Popen) -> float:
 
 def run_repetition(server: dict, case: Case, schedule: Schedule, folder: Path, run: str):
     """Replay `schedule` on the real broker; the `Outcome` and the `Diagnostics`."""
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # the events files are appended to
+    folder.mkdir(parents=True)
     admin = ADMINS[case.broker](server, case, run)
     diagnostics = Diagnostics()
     try:

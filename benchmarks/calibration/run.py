@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict
@@ -103,6 +104,14 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP end the study as Ctrl-C does, through the `finally` blocks that
+    stop the consumers and the broker (a background job ignores SIGINT: restore it)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda number, frame: sys.exit(128 + number))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     repetitions = args.repetitions or (2 if args.quick else 5)
@@ -114,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"calibration: {args.broker} needs a package that is not installed; "
               f"install it with:\n    {missing}", file=sys.stderr)
         return 2
+    _stop_on_signals()
     out = args.out / args.broker
     per_run, comparison, tables = [], [], []
     started = time.time()
