@@ -87,9 +87,9 @@ class Recorder:
         completions = np.frombuffer(self.completions, dtype=np.int32)
         reason = np.frombuffer(self.lost_reason, dtype=np.int8)
         dead = ~np.isnan(np.frombuffer(self.dead_lettered_at, dtype=np.float64))
-        status = np.where(
-            completions > 0, 0, np.where(reason > 0, 1, np.where(dead, 3, 2))
-        ).astype(np.int8)
+        status = np.where(completions > 0, 0, np.where(reason > 0, 1, np.where(dead, 3, 2))).astype(
+            np.int8
+        )
         sent_to = np.frombuffer(self.sent_to, dtype=np.int32).copy()
         online = world.pinned == ONLINE
         return pd.DataFrame(

@@ -193,7 +193,9 @@ def _resolve_designs(
         for section in DESIGN_SECTIONS:
             base = data.get(section) or {}
             merged[section] = _deep_merge(dict(base), getattr(entry, section))
-        problems += _broker_section(merged, data, entry, raw.time_unit)
+        problems += [
+            p for p in _broker_section(merged, data, entry, raw.time_unit) if p not in problems
+        ]
         try:
             design = DesignSpec.model_validate(merged, context={"time_unit": raw.time_unit})
         except ValidationError as error:
@@ -228,7 +230,7 @@ def _broker_section(
                 Problem(
                     ("time_unit",),
                     f"({time_unit!r}) must be a real unit ({', '.join(UNITS)}) for queue: "
-                    f"{section}, whose default {', '.join(missing)} are durations in seconds",
+                    f"{section}, whose defaults ({', '.join(missing)}) are durations in seconds",
                 )
             )
         merged[section] = defaults_in(section, raw, time_unit)
