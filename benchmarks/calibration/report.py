@@ -46,6 +46,27 @@ def markdown(case: str, rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+#: The columns of the one-table summary of a broker (`summary`).
+SUMMARY = ("completed", "lost", "duplicates", "redeliveries", "dead_lettered")
+
+
+def summary(rows_by_case: dict[str, list[Row]]) -> str:
+    """One Markdown table for all the cases of a broker: per metric, the broker's mean and
+    the model's ("broker / model"), then each side's crash-to-redelivery delay."""
+    head = " | ".join(SUMMARY)
+    lines = [f"| case | {head} | redelivery delay, broker (s) | model (s) |",
+             "|---" * (len(SUMMARY) + 3) + "|"]
+    for case, rows in rows_by_case.items():
+        by = {row.metric: row for row in rows}
+        cells = [f"{_number(by[m].broker_mean)} / {_number(by[m].model_mean)}" for m in SUMMARY]
+        delay = by["redelivery_delay_mean"]
+        low, high = by["redelivery_delay_min"], by["redelivery_delay_max"]
+        broker = _with_range(delay.broker_mean, low.broker_min, high.broker_max)
+        model = _with_range(delay.model_mean, low.model_min, high.model_max)
+        lines.append(f"| {case} | {' | '.join(cells)} | {broker} | {model} |")
+    return "\n".join(lines)
+
+
 def write(folder: Path, per_run: list[dict], comparison: list[dict]) -> None:
     """`repetitions.csv` (one row per case × side × repetition), `comparison.csv` (one row
     per case × metric) and `comparison.png`."""

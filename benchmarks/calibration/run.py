@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _stop_on_signals()
     out = args.out / args.broker
-    per_run, comparison, tables = [], [], []
+    per_run, comparison, tables, by_case = [], [], [], {}
     started = time.time()
     broker = contextlib.nullcontext() if args.replay else servers.running(args.broker)
     with broker as server:
@@ -137,9 +137,10 @@ def main(argv: list[str] | None = None) -> int:
             per_run += runs
             comparison += [{"case": case.name, **asdict(row)} for row in rows]
             tables.append(report.markdown(case.name, rows))
+            by_case[case.name] = rows
             print(report.table(rows), flush=True)
     report.write(out, per_run, comparison)
-    (out / "tables.md").write_text("\n\n".join(tables) + "\n")
+    (out / "tables.md").write_text("\n\n".join([report.summary(by_case), *tables]) + "\n")
     print(f"\n{len(chosen)} cases in {time.time() - started:.0f} s; wrote {out}")
     return 0
 
