@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from benchmarks.calibration import compare, run, servers
+from benchmarks.calibration import compare, report, run, servers
 from benchmarks.calibration.cases import CASES, Case
 from benchmarks.calibration.compare import Outcome, attempts, metrics, side_by_side
 from benchmarks.calibration.model import model_outcome
@@ -143,3 +143,12 @@ def test_a_missing_package_names_the_command_that_installs_it(monkeypatch, capsy
         servers.check_installed("sqs")
     assert run.main(["rabbitmq", "--quick"]) == 2
     assert "apt-get install rabbitmq-server" in capsys.readouterr().err
+
+
+def test_the_summary_table_has_one_row_per_case_broker_before_model():
+    broker = [metrics(outcome_by_hand())] * 2
+    model = [{**metrics(outcome_by_hand()), "lost": 3.0}] * 2
+    text = report.summary({"hand": side_by_side(broker, model)})
+    header, rule, row = text.splitlines()
+    assert header.count("|") == rule.count("|")
+    assert row.startswith("| hand | 3 / 3 | 1 / 3 | 1 / 1 | 3 / 3 | 1 / 1 | 0.4 [0.4, 0.4] |")
