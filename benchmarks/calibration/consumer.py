@@ -22,6 +22,8 @@ import os
 import sys
 import time
 
+SQS_POLL = 0.05  # seconds between two empty receives
+
 
 class Events:
     """The events file of one consumer incarnation."""
@@ -109,7 +111,12 @@ def sqs(settings: dict, events: Events) -> None:
     url = settings["queue"]
     events.log("ready", -1)
     while True:
-        answer = client.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1)
+        # Short polls every 50 ms rather than long polling: moto's long poll wakes only
+        # for a new message, so a message whose lease ran out would wait for the end of
+        # the poll, where SQS's long poll returns it as soon as it is visible.
+        answer = client.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=0)
+        if not answer.get("Messages"):
+            time.sleep(SQS_POLL)
         for message in answer.get("Messages", []):
             order = json.loads(message["Body"])
             events.log("start", order["order"])
