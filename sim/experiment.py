@@ -70,8 +70,9 @@ class Results:
 
 def trace_replication(scenario: Scenario, replication: int = 0) -> pd.DataFrame:
     """Every step of every order of one replication, for every design: `design, time,
-    what, store, order` (what: sent, ignored, refused, start, finish, abandon, drop, lost,
-    done). The run is the same as in `run_replication`, only recorded in full."""
+    what, store, order` (what: sent, ignored, refused, start, finish, fail, abandon, drop,
+    discard, lost, done, dead_letter). The run is the same as in `run_replication`, only
+    recorded in full."""
     world = draw_world(scenario, replication)
     frames = []
     for design in scenario.designs:

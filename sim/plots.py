@@ -19,7 +19,7 @@ import pandas as pd
 
 #: Step kinds that add an order to a store's RAM, or take one out.
 INTO_STORE = ("sent",)
-OUT_OF_STORE = ("finish", "abandon", "drop")
+OUT_OF_STORE = ("finish", "fail", "abandon", "drop", "discard")
 COMPARED = ("lost", "duplicates", "wasted_work", "sla_missed")
 
 

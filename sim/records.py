@@ -30,7 +30,8 @@ class Recorder:
     def __init__(self, orders: int, trace: bool = False):
         #: With `trace`, every step of every order as (time, what, store, order), where
         #: `what` is sent, ignored, refused, start, finish, fail (an attempt that failed),
-        #: abandon, drop, lost, done or dead_letter (store -1: a broker's DLQ).
+        #: abandon, drop, discard (a delivery of a channel the broker closed), lost, done
+        #: or dead_letter (store -1: a broker's DLQ).
         self.trace: list[tuple[float, str, int, int]] | None = [] if trace else None
         nan = array("d", [math.nan])
         self.first_completion = nan * orders

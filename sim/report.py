@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from sim.broker_report import broker_findings
 from sim.scenario import Scenario
 from sim.table import TIMED, format_number, format_sweep
 
@@ -94,6 +95,7 @@ def findings(summary: pd.DataFrame, scenario: Scenario) -> list[str]:
             f"percentile latency was {_pm(p95, p95_half)} {unit}."
         )
         lines.append(sentence)
+    lines += broker_findings(summary, scenario)
     if len(scenario.designs) > 1:
         for metric, words in (
             ("lost", "fewest orders lost"),

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from sim.design_words import design_words
 from sim.scenario import Scenario
 
 #: Metrics measured in the scenario's time unit.
@@ -40,14 +41,7 @@ def format_summary(summary: pd.DataFrame, scenario: Scenario) -> str:
     ]
     for design, group in summary.groupby("design", sort=False):
         spec = scenario.design(str(design))
-        what = (
-            "RAM only"
-            if spec.queue == "ram"
-            else (
-                f"database, {spec.balancer.strategy} balancer, poll every "
-                f"{spec.orchestrator.poll_interval:g} {unit}"
-            )
-        )
+        what = design_words(spec, unit)
         lines += ["", f"{design}  ({what})", f"  {'metric':<22}{'mean':>12}   95% CI"]
         for row in group.itertuples(index=False):
             label = f"{row.metric} ({unit})" if row.metric in TIMED else row.metric

@@ -211,7 +211,9 @@ def test_shipped_scenario_yaml_is_the_scenario_as_run(shipped):
     assert written["warmup"] == 0
     assert written["replications"] == 2
     for design in written["designs"].values():
-        assert set(design) == {"queue", "database", "orchestrator", "balancer"}
+        # A broker design carries its broker's section too, every default filled in.
+        broker = {design["queue"]} & {"sqs", "rabbitmq", "activemq"}
+        assert set(design) == {"queue", "database", "orchestrator", "balancer", *broker}
 
 
 # --- --orders, --out ----------------------------------------------------------------------

@@ -4,6 +4,16 @@
 `consumer.Consumer` a store as a consumer; `base.BrokerDesign` what every broker design
 does with walk-ins, crashes and recoveries; `push.PushDesign` what push brokers share.
 `build_broker` builds the design a `DesignSpec` names.
+
+Adding a broker (Kafka, say): its settings model in `sim.broker_sections` (in
+`BROKER_SECTIONS`, with its documented default durations in `SECONDS`), a field of that
+name on `DesignSpec`, `_DesignEntry` and `_ScenarioFile`, its name in `sections.Queue`, and
+a `BrokerDesign` subclass here in `BROKERS`. It gets for free: walk-ins, crash and recovery
+accounting, consumers that prepare each delivery on its own (`Consumer`), failed attempts
+and poison orders (`Consumer.on_failed`), dead letters and redelivery counts
+(`Broker.dead_letter`, `Recorder.deliveries`), outages (`broker_down`/`broker_up`),
+cancellation, silence detection (`connection.silence_detected`), the property invariants
+(add a design to `DESIGNS` in tests/property/test_invariants.py) and the report's table.
 """
 
 from __future__ import annotations

@@ -84,6 +84,19 @@ class BrokerDesign:
         else:
             self.failed(delivery)
 
+    def broker_down(self) -> list[int]:
+        """The broker goes down (the schedule of `database.outages`, for a broker design):
+        no deliveries and no publishes until `broker_up`; a non-durable queue loses its
+        waiting messages (returned)."""
+        return self.broker.broker_down()
+
+    def broker_up(self) -> None:
+        self.broker.broker_up()
+
+    def cancel(self, order: int) -> bool:
+        """Remove a cancelled order still waiting in the queue; False if it is not."""
+        return self.broker.cancel(order)
+
     def lose_failed(self, delivery: Delivery) -> None:
         """A failed attempt whose message the broker no longer holds (auto-ack)."""
         self.recorder.lose(delivery.order, self.env.now, FAILED)

@@ -138,11 +138,13 @@ class Consumer:
 
     def discard(self, connection: object) -> None:
         """Forget the buffered deliveries that came on `connection` (it was closed)."""
-        kept = deque()
+        kept, trace = deque(), self.recorder.trace
         for delivery in self.buffer:
             if delivery.connection is connection:
                 delivery.state = DONE
                 self._release(delivery.order)
+                if trace is not None:
+                    trace.append((self.env.now, "discard", self.index, delivery.order))
             else:
                 kept.append(delivery)
         self.buffer = kept

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sim.designs.base import BrokerDesign
 from sim.designs.broker import UNLIMITED
 from sim.designs.connection import Connection
-from sim.designs.consumer import BUFFERED, Consumer, Delivery
+from sim.designs.consumer import Consumer, Delivery
 from sim.model.events import POLL, At
 from sim.records import STORE_DOWN
 
@@ -104,14 +104,11 @@ class PushDesign(BrokerDesign):
         self.connections[consumer.index] = Connection(consumer, self.env.now)
         self.broker.offer(consumer)
 
-    def reopen(self, consumer: Consumer) -> None:
-        """The broker closed a live consumer's channel: it drops what it had buffered from
-        it and opens a new one at once (as client libraries recover)."""
-        old = self.connections[consumer.index]
-        consumer.discard(old)
-        if consumer.up:
+    def reopen(self, connection: Connection) -> None:
+        """The broker closed a live consumer's channel: the store drops what it had
+        buffered from it and, if it is still its channel, opens a new one at once (as
+        client libraries recover)."""
+        consumer = connection.consumer
+        consumer.discard(connection)
+        if consumer.up and self.connections[consumer.index] is connection:
             self.reconnect(consumer)
-
-    @staticmethod
-    def buffered(delivery: Delivery) -> bool:
-        return delivery.state == BUFFERED

@@ -86,4 +86,4 @@ class Rabbitmq(PushDesign):
             self._check_at(connection, deadline)
             return
         self.close(connection, "timeout")
-        self.reopen(connection.consumer)
+        self.reopen(connection)

@@ -12,10 +12,12 @@ expires. With `max_receive_count`, a message received that many times is moved t
 dead-letter queue instead of being received again (the redrive policy). A crashed store's
 messages come back when their leases expire: no orchestrator, no other detection.
 
-Extensions are not simulated one call at a time: when a lease's expiry comes, the last
-extension a live preparation made before then (start + k * extend_visibility) is worked
-out and, if it pushed the deadline later, the expiry is put off to that deadline. The
-outcome is that of the calls themselves, for one event per lease instead of one per call.
+Extensions are not simulated one call at a time: a lease's expiry is scheduled at the
+deadline its last call will set (the call at start + k * extend_visibility last before the
+preparation ends, plus the timeout), and a crash, which stops the calls, moves the expiry
+back to the deadline of the last call made before it. The outcome is that of the calls
+themselves, for one event per receipt instead of one per call. An extension period of at
+least the timeout extends nothing: the lease lapses before the first call.
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ from sim.sections import SqsSpec
 
 
 class Lease:
-    """The visibility of one message in flight: its newest receipt and its deadline, and
-    the deliveries of it that may still extend it."""
+    """The visibility of one message in flight: its newest receipt, the deadline that
+    receipt set, the deliveries of it that may extend it, and which expiry timer rules."""
 
-    __slots__ = ("copies", "deadline", "receipt")
+    __slots__ = ("copies", "deadline", "receipt", "timer")
 
     def __init__(self) -> None:
         self.receipt = 0
+        self.timer = 0
         self.deadline = 0.0
         self.copies: list[Delivery] = []
 
@@ -48,6 +51,9 @@ class Sqs(BrokerDesign):
         self.spec = spec
         self.leases: dict[int, Lease] = {}
         self.done_here: list[set[int]] = [set() for _ in self.consumers]  # idempotency
+        # Extending every `period` keeps a lease only if a call comes before it lapses.
+        period = spec.extend_visibility
+        self.period = period if period is not None and period < spec.visibility_timeout else None
 
     def room(self, consumer: Consumer) -> int:
         return self.spec.batch if consumer.has_room() else 0
@@ -67,49 +73,57 @@ class Sqs(BrokerDesign):
             lease = self.leases[order] = Lease()
         lease.receipt += 1
         lease.deadline = now + self.spec.visibility_timeout
-        self._expire_at(order, lease)
-        if self.spec.idempotent and (
-            consumer.holds(order) or order in self.done_here[consumer.index]
-        ):
-            if order in self.done_here[consumer.index]:
+        done_here = self.done_here[consumer.index]
+        if self.spec.idempotent and (consumer.holds(order) or order in done_here):
+            self._expire_at(order, lease, lease.deadline)
+            if order in done_here:
                 self._delete(order)  # the lookup says it is done: delete it now
             return True  # skipped: the order is held or was completed here
         delivery = Delivery(order, consumer, now, connection=self)
-        lease.copies = [d for d in lease.copies if d.state != DONE] + [delivery]
+        lease.copies = [d for d in lease.copies if d.state != DONE]
+        lease.copies.append(delivery)
         consumer.deliver(delivery)
+        self._expire_at(order, lease, max(lease.deadline, self._extended(lease)))
         return True
 
-    def _expire_at(self, order: int, lease: Lease) -> None:
-        event = At(self.env, lease.deadline, POLL)
-        event.order, event.receipt = order, lease.receipt
+    def _expire_at(self, order: int, lease: Lease, when: float) -> None:
+        lease.timer += 1
+        event = At(self.env, when, POLL)
+        event.order, event.timer = order, lease.timer
         event.callbacks.append(self._expire)
 
     def _expire(self, event: At) -> None:
         """A lease's deadline: extended meanwhile, or the message is visible again."""
         order = event.order
         lease = self.leases.get(order)
-        if lease is None or lease.receipt != event.receipt:
-            return  # deleted, or received again since: a newer lease rules
+        if lease is None or lease.timer != event.timer:
+            return  # deleted, or a newer timer rules
         deadline = max(lease.deadline, self._extended(lease))
         if deadline > self.env.now:
-            lease.deadline = deadline
-            self._expire_at(order, lease)
+            self._expire_at(order, lease, deadline)
             return
         del self.leases[order]
         self.broker.requeue([order])
 
-    def _extended(self, lease: Lease) -> float:
-        """The deadline set by the last ChangeMessageVisibility before now."""
-        period, now, best = self.spec.extend_visibility, self.env.now, -math.inf
+    def _extended(self, lease: Lease, crashed: Delivery | None = None) -> float:
+        """The deadline set by the last ChangeMessageVisibility of the copies under way:
+        calls at start + k * period while preparing, so up to the end of the preparation
+        (a crash, which stops them, reschedules the expiry: `connection_lost`)."""
+        period, best = self.period, -math.inf
         if period is None:
             return best
         for delivery in lease.copies:
             if delivery.state != PREPARING or delivery.consumer.epoch != delivery.epoch:
-                continue  # finished, or its store crashed: no more calls
-            calls = math.floor((now - delivery.started) / period)
-            if calls >= 1:
-                best = max(best, delivery.started + calls * period + self.spec.visibility_timeout)
+                continue
+            best = max(best, self._last_call(delivery, self.prep[delivery.order]))
         return best
+
+    def _last_call(self, delivery: Delivery, within: float) -> float:
+        """Deadline set by the last call strictly within `within` of the start."""
+        calls = math.ceil(within / self.period) - 1
+        if calls < 1:
+            return -math.inf
+        return delivery.started + calls * self.period + self.spec.visibility_timeout
 
     def finished(self, delivery: Delivery) -> None:
         consumer = delivery.consumer
@@ -136,4 +150,20 @@ class Sqs(BrokerDesign):
         self.broker.offer(delivery.consumer)
 
     def connection_lost(self, consumer: Consumer, dropped: list[Delivery]) -> None:
-        """Nothing to do: the leases of what it held expire by themselves."""
+        """The leases of what the store held expire by themselves; those it was extending
+        now end with the last call it made before the crash."""
+        if self.period is None:
+            return
+        now = self.env.now
+        for delivery in dropped:
+            lease = self.leases.get(delivery.order)
+            if (
+                lease is None
+                or delivery.epoch != consumer.epoch - 1
+                or delivery not in lease.copies
+            ):
+                continue  # not in preparation at the crash, or its lease is gone
+            cut = self._last_call(delivery, now - delivery.started)
+            lease.deadline = max(lease.deadline, cut)
+            when = max(lease.deadline, self._extended(lease), now)
+            self._expire_at(delivery.order, lease, when)

@@ -103,6 +103,19 @@ def test_sqs_crash_with_a_message_in_flight():
     assert frame["first_completion"].tolist() == [50.0]
 
 
+def test_sqs_extension_stops_at_a_crash():
+    """v = 30, extend_visibility 10, prep 100: store 0 calls ChangeMessageVisibility at 10,
+    20, 30, 40, then crashes at 45; the last call set the deadline to 70, when store 1
+    receives the order (70 to 170). Without the crash nothing would come back."""
+    spec = SqsSpec(extend_visibility=10.0)
+    record, _, metrics = run(
+        world([(0.0, 100.0)], [[(45.0, 500.0)], []], 300.0), "sqs", spec, count=2
+    )
+    assert steps(record, "sent") == [(0.0, "sent", 0, 0), (70.0, "sent", 1, 0)]
+    assert steps(record, "finish") == [(170.0, "finish", 1, 0)]
+    assert (metrics["duplicates"], metrics["redeliveries"]) == (0, 1)
+
+
 def test_sqs_delete_in_flight_at_a_crash_gives_a_duplicate():
     """Store 0 finishes order 0 at 20; its DeleteMessage would land at 35 (delete_delay
     15), but the store crashes at 25: the lease ends at 30 and store 1 prepares the order
@@ -276,3 +289,71 @@ def test_activemq_auto_ack_loses_the_order_in_preparation():
     )
     assert frame["status"].tolist() == ["lost", "completed", "completed"]
     assert frame["first_completion"].tolist()[1:] == [100.0, 200.0]
+
+
+# --- the broker core's outage and cancellation hooks, through a design -------------------
+
+
+def run_with(w, queue, spec, at, calls, count=1):
+    """Run a broker design on `w`, calling `calls(handler)` at time `at`."""
+    import simpy
+
+    from sim.designs import build_broker
+    from sim.model.failures import Failures
+    from sim.model.orders import Arrivals, OrderBook
+    from sim.records import Recorder
+
+    env = simpy.Environment()
+    recorder = Recorder(w.size, trace=True)
+    book = OrderBook.from_world(w)
+    design = DesignSpec(name=queue, queue=queue, **{queue: spec})
+    handler, consumers = build_broker(env, book, StoresSpec(count=count), design, recorder, None)
+    Arrivals(env, book.arrival, handler.dispatch).start()
+    Failures(env, consumers, w.outages, handler.crash, handler.recover).start()
+
+    def at_time():
+        yield env.timeout(at)
+        calls(handler)
+
+    env.process(at_time())
+    env.run(until=w.horizon)
+    return recorder.orders_frame(w)
+
+
+def test_a_non_durable_queue_loses_waiting_messages_when_the_broker_goes_down():
+    """One worker, prefetch 1, orders at 0, 1, 2 (prep 10): 0 is delivered, 1 and 2 wait.
+    The broker goes down at 5: 1 and 2 are lost (durable: false); 3, published at 6 while
+    it is down, is lost too; 4, at 8 after it is back up at 7, is prepared after 0."""
+    orders = [(0.0, 10.0), (1.0, 10.0), (2.0, 10.0), (6.0, 10.0), (8.0, 10.0)]
+    spec = RabbitmqSpec(prefetch=1, durable=False)
+    timeline = []
+
+    def down_then_up(handler):
+        timeline.append(handler.broker_down())
+        handler.env.process(up_later(handler))
+
+    def up_later(handler):
+        yield handler.env.timeout(2.0)
+        handler.broker_up()
+
+    frame = run_with(world(orders, [[]], 100.0), "rabbitmq", spec, 5.0, down_then_up)
+    assert timeline == [[1, 2]]
+    assert frame["status"].tolist() == ["completed", "lost", "lost", "lost", "completed"]
+    assert frame["lost_reason"].astype(object).fillna("-").tolist()[1:4] == ["broker_down"] * 3
+    assert frame["first_completion"].tolist()[4] == 20.0
+
+
+def test_a_waiting_order_can_be_cancelled():
+    """SQS, one worker: orders at 0, 1, 2 (prep 10); at 5, order 2, still waiting, is
+    cancelled and never prepared (order 0, already received, cannot be); order 1 is
+    prepared after 0."""
+    orders = [(0.0, 10.0), (1.0, 10.0), (2.0, 10.0)]
+    results = []
+
+    def cancel_two(handler):
+        results.append((handler.cancel(2), handler.cancel(0)))
+
+    frame = run_with(world(orders, [[]], 100.0), "sqs", SqsSpec(), 5.0, cancel_two)
+    assert results == [(True, False)]  # 0 was already delivered
+    assert frame["status"].tolist() == ["completed", "completed", "unfinished"]
+    assert frame["attempts"].tolist() == [1, 1, 0]

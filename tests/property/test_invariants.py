@@ -227,6 +227,8 @@ def check_trace(world: World, record: Recorder, copies: bool = False) -> None:
                 del under_way[(store, order)]
         elif what == "drop":
             assert at_a_crash(outages, time), (time, what, store, order)
+        elif what == "discard":
+            assert not inside(outages, time), (time, what, store, order)
         else:
             raise AssertionError(f"unknown trace event {what!r}")
     for (store, order), starts in under_way.items():
