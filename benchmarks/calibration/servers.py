@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -106,17 +107,13 @@ def running(broker: str):
             command, env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
-    extra: list[subprocess.Popen] = []
     try:
         wait_for_port(ports["port"], process, timeout, log)
         yield {**ports, "host": HOST, "folder": str(folder)}
     finally:
         stop(process)
         if broker == "rabbitmq":
-            extra.append(_stop_epmd(env))
-        for helper in extra:
-            if helper is not None:
-                helper.wait(10)
+            _stop_epmd(env)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -145,14 +142,15 @@ def _rabbitmq(folder: Path):
     return [str(RABBITMQ_SERVER)], env, {"port": port}, 120.0
 
 
-def _stop_epmd(env: dict) -> subprocess.Popen | None:
-    """Erlang's port mapper outlives the node: stop the one this study started."""
+def _stop_epmd(env: dict) -> None:
+    """Erlang's port mapper outlives the node: stop the one this study started (the one
+    on this study's own `ERL_EPMD_PORT`)."""
     epmd = shutil.which("epmd") or "/usr/lib/erlang/bin/epmd"
-    if not Path(epmd).exists():
-        return None
-    return subprocess.Popen(
-        [epmd, "-kill"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    if Path(epmd).exists():
+        subprocess.run(
+            [epmd, "-kill"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=10, check=False,
+        )
 
 
 ACTIVEMQ_XML = """<beans xmlns="http://www.springframework.org/schema/beans"
@@ -207,10 +205,8 @@ def _activemq(folder: Path):
 
 def _moto(folder: Path):
     port = free_port()
-    command = ["moto_server", "-H", HOST, "-p", str(port)]
-    if shutil.which("moto_server") is None:
-        command = [
-            "python", "-c", "import sys; from moto.server import main; main(sys.argv[1:])",
-            "-H", HOST, "-p", str(port),
-        ]
+    command = [
+        sys.executable, "-c", "import sys; from moto.server import main; main(sys.argv[1:])",
+        "-H", HOST, "-p", str(port),
+    ]
     return command, dict(os.environ), {"port": port}, 60.0
