@@ -134,9 +134,7 @@ def kafka_problems(
                 "record itself turns auto-commit off)",
             )
         )
-    crashes = len(raw.failures.scripted)
-    if raw.failures.mtbf is not None:
-        crashes += raw.stores.count * horizon / raw.failures.mtbf
+    crashes = expected_crashes(raw.failures, raw.stores.count, horizon)
     # Each crash brings about two rebalances, each going through every partition and member.
     work = 2 * crashes * (kafka.partitions + raw.stores.count)
     if work > MAX_REBALANCE_WORK:
@@ -209,6 +207,14 @@ def run_cost(design: DesignSpec, raw: _ScenarioFile) -> dict[str, float]:
         per_order = SECONDS_PER["scanned_order"] if vectorized else SECONDS_PER["routed_order"]
         cost["redistributions"] = redistributions * waiting * (per_order + per_lookup)
     return cost
+
+
+def expected_crashes(failures: FailuresSpec, count: int, horizon: float) -> float:
+    """About how many crashes a run has: the scripted ones, and count x horizon / mtbf."""
+    crashes = float(len(failures.scripted))
+    if failures.mtbf is not None:
+        crashes += count * horizon / failures.mtbf
+    return crashes
 
 
 def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:

@@ -220,7 +220,8 @@ def test_shipped_scenario_yaml_is_the_scenario_as_run(shipped):
     assert written["warmup"] == 0
     assert written["replications"] == 2
     for design in written["designs"].values():
-        broker = {design["queue"]} & set(BROKER_SECTIONS)  # a broker design's own section
+        # A broker design carries its broker's section too, every default filled in.
+        broker = {design["queue"]} & set(BROKER_SECTIONS)
         assert set(design) == {"queue", "database", "orchestrator", "balancer", *broker}
 
 

@@ -100,14 +100,12 @@ def test_a_full_disk_under_stdout_keeps_the_results(tmp_path):
 
 
 def test_an_ascii_terminal_gets_ascii(tmp_path):
-    """The sweep's table and the precision warning (which names each interval `± half`)."""
     done = sim(
-        ONE_CRASH, "--out", tmp_path / "out", "--quiet", *SHORT, "--sweep", "stores.count=3,4",
-        "--precision", "0.001", "--max-replications", "3",
+        ONE_CRASH, "--out", tmp_path / "out", "--quiet", *SHORT, "--set", "time_unit=µs",
         env={**ENV, "PYTHONIOENCODING": "ascii"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "+/-" in done.stderr
+    assert "latency_mean (us)" in done.stdout  # the unit's micro sign, spelled in ASCII
     done.stdout.encode("ascii")
     done.stderr.encode("ascii")
 
@@ -346,3 +344,50 @@ def test_a_cluster_without_workers_is_given_up_on(tmp_path, capsys):
     ) as cluster:
         err = cluster_failure(tmp_path, capsys, cluster.scheduler_address)
     assert "has had no workers for 1 s" in err
+
+
+class FakeClient:
+    """Stands in for a `dask.distributed.Client`: its workers, or a lost scheduler."""
+
+    def __init__(self, workers: dict | None):
+        self.workers = workers
+        self.closed = False
+
+    def nthreads(self) -> dict:
+        if self.workers is None:
+            raise OSError("connection closed")
+        return self.workers
+
+    def get_executor(self):
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_workers_leaving_mid_run_are_given_up_on_while_no_task_finishes(monkeypatch):
+    from concurrent.futures import Future
+
+    from sim import executors
+    from sim.cluster import ClusterError, DaskExecutor
+
+    monkeypatch.setattr(executors, "CHECK_SECONDS", 0.01)
+    never = Future()  # a task that no worker will ever run
+    with_workers = DaskExecutor(FakeClient({"tcp://w:1": 1}), "tcp://s:8786", timeout=0)
+    without = DaskExecutor(FakeClient({}), "tcp://s:8786", timeout=0)
+    lost = DaskExecutor(FakeClient(None), "tcp://s:8786", timeout=0)
+    with_workers.check()  # workers there: keep waiting
+    with pytest.raises(ClusterError, match="has had no workers"):
+        next(executors._as_completed({never: 0}, without.check))
+    with pytest.raises(ClusterError, match="lost the Dask scheduler"):
+        lost.check()
+
+
+def test_importing_sim_as_a_library_leaves_signals_alone():
+    done = subprocess.run(
+        [sys.executable, "-c", "import signal, sim; "
+         "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, "
+         "signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env=ENV,
+    )  # fmt: skip
+    assert done.stdout.split() == ["True", "True"], done.stderr

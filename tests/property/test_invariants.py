@@ -40,7 +40,11 @@ DESIGNS = {
         "sqs": {"idempotent": True, "max_receive_count": 4, "batch": 3, "delete_delay": "5s"},
     },
     "rabbitmq_default": {"queue": "rabbitmq", "rabbitmq": {"consumer_timeout": "1d"}},
-    "rabbitmq_prefetch1": {"queue": "rabbitmq", "rabbitmq": {"prefetch": 1, "ack_delay": 0.5}},
+    # No consumer timeout here (rabbitmq_timeout has one): a preparation may exceed 30 min.
+    "rabbitmq_prefetch1": {
+        "queue": "rabbitmq",
+        "rabbitmq": {"prefetch": 1, "ack_delay": 0.5, "consumer_timeout": "1d"},
+    },
     "rabbitmq_timeout": {
         "queue": "rabbitmq",
         "rabbitmq": {"consumer_timeout": "3min", "delivery_limit": 2, "durable": False},
