@@ -130,9 +130,13 @@ class DatabaseQueue(RamOnly):
         if self.owned_only:
             members = self.balancer.members
             orders = [order for order in orders if sent_to[order] not in members]
-        for order in orders:
+        for position, order in enumerate(orders):
             index = route(self.key_hash[order])
             if index is None:
+                # No store is up: orders left unplaced belong to no store (so that `owned`
+                # sends them once one is), not to the store they were last sent to.
+                for unplaced in orders[position:]:
+                    sent_to[unplaced] = -1
                 break
             previous = sent_to[order]
             if index != previous:

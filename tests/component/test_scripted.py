@@ -15,7 +15,7 @@ from sim.hashing import Modulo, Ring, key_hash
 from sim.metrics import replication_metrics
 from sim.model import simulate
 from sim.records import Recorder
-from sim.scenario import BalancerSpec, DatabaseSpec, DesignSpec, StoresSpec
+from sim.scenario import BalancerSpec, DatabaseSpec, DesignSpec, OrchestratorSpec, StoresSpec
 from sim.world import ONLINE, World
 
 
@@ -286,3 +286,32 @@ def test_workers_prepare_in_parallel_first_come_first_served():
     finish = record.orders_frame(world)["first_completion"] - world.arrival
     assert finish.tolist() == [4.0, 2.0, 4.0, 3.0]
     assert metrics["latency_p50"] == 3.5
+
+
+def test_owned_sends_orders_left_unplaced_when_no_store_was_up():
+    """2 stores, 1 worker, prep 5. Store 0 is down [10, 40), store 1 [10.5, 40), store 0
+    again [100, 120). Order A (key on store 1) arrives at 10.7: store 1 is still a member,
+    so A is sent there, refused, and waits N. Store 0 is declared down at 11 (A still
+    "on" store 1), store 1 at 12: that redistribution finds no store up, so A belongs to
+    no store. B arrives at 20 with no member at all. Both stores answer at 40 (declared up:
+    nothing moves). Store 0 is declared down at 101; the redistribution sends A and B to
+    store 1: A 101-106, B 106-111, under `owned` as under `all` (before the fix, `owned`
+    thought A was on store 1 and left it unfinished)."""
+    h = find_key(lambda h: Ring([0, 1]).lookup(h) == 1)
+    world = make_world(
+        [(10.7, 5.0, None, h), (20.0, 5.0, None, h)],
+        [[(10.0, 40.0), (100.0, 120.0)], [(10.5, 40.0)]],
+        horizon=200.0,
+    )
+    for redistribute in ("owned", "all"):
+        spec = design().model_copy(
+            update={"orchestrator": OrchestratorSpec(redistribute=redistribute)}
+        )
+        record, metrics = run(world, spec, count=2)
+        assert steps(record, "start", "finish") == [
+            (101.0, "start", 1, 0),
+            (106.0, "finish", 1, 0),
+            (106.0, "start", 1, 1),
+            (111.0, "finish", 1, 1),
+        ], redistribute
+        assert (metrics["completed"], metrics["unfinished"]) == (2, 0), redistribute
