@@ -34,6 +34,9 @@ METRICS = (
     "redistributions",
     "moves",
     "peak_load",
+    "held",
+    "stranded",
+    "stranded_time",
 )
 
 
@@ -72,6 +75,19 @@ def replication_metrics(
         "redistributions": int((events == "redistribute").sum()),
         "moves": int(orders["moves"].sum()),
         "peak_load": max(peak_held) if len(peak_held) else math.nan,
+        **_unfinished_parts(orders),
+    }
+
+
+def _unfinished_parts(orders: pd.DataFrame) -> dict[str, float]:
+    """unfinished = held (in a store's RAM at the end) + stranded (in none), and the
+    order-time spent stranded during the run."""
+    unfinished = int((orders["status"] == "unfinished").sum())
+    stranded = int(orders["stranded"].sum())
+    return {
+        "held": unfinished - stranded,
+        "stranded": stranded,
+        "stranded_time": float(orders["stranded_time"].sum()),
     }
 
 

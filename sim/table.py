@@ -16,6 +16,7 @@ TIMED = {
     "latency_p95",
     "latency_p99",
     "detection_delay",
+    "stranded_time",
 }
 
 

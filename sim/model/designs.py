@@ -100,13 +100,27 @@ class DatabaseQueue(RamOnly):
             return
         self.database.open.add(order)  # status N
         index = self.balancer.route(self.key_hash[order])
+        if index is None or not self.stores[index].accept(order):
+            self.recorder.strand(order, self.env.now)
         if index is not None:
             self.recorder.sent_to[order] = index
-            self.stores[index].accept(order)
 
     def kept_elsewhere(self, order: int) -> bool:
         """Online orders stay N in the database; walk-ins die with their store."""
         return self.pinned[order] < 0
+
+    def crash(self, store: Store) -> None:
+        held = [order for order in store.held if self.pinned[order] < 0]
+        super().crash(store)
+        self.strand_dropped(held)
+
+    def strand_dropped(self, orders: list[int]) -> None:
+        """Online orders a store just dropped: those not completed and in no other store's
+        RAM wait as N with no store to prepare them."""
+        now, completions, stores = self.env.now, self.recorder.completions, self.stores
+        for order in orders:
+            if completions[order] == 0 and not any(order in s.held for s in stores):
+                self.recorder.strand(order, now)
 
     def completed(self, order: int, store: Store) -> None:
         super().completed(order, store)
@@ -144,5 +158,6 @@ class DatabaseQueue(RamOnly):
                     moves[order] += 1
                     moved += 1
                 sent_to[order] = index
-            self.stores[index].accept(order)
+            if self.stores[index].accept(order):
+                self.recorder.unstrand(order, self.env.now)
         self.recorder.event(self.env.now, "redistribute", orders=len(orders), moved=moved)

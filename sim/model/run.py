@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import simpy
 
 from sim.model.balancer import Balancer
@@ -61,3 +62,8 @@ def _close(recorder: Recorder, stores: list[Store], horizon: float) -> None:
         for order, start in store.preparing.items():
             if recorder.completions[order] > 0:
                 recorder.work[order] += horizon - start
+        for order in store.held:
+            recorder.held_at_end[order] = 1
+    since = np.frombuffer(recorder.stranded_since, dtype=np.float64)
+    for order in np.flatnonzero(~np.isnan(since)).tolist():  # still stranded at the end
+        recorder.unstrand(order, horizon)
