@@ -210,7 +210,7 @@ def check_orders(world: World, design: DesignSpec, orders: pd.DataFrame, metrics
     assert np.all(stranded_time >= 0)
     assert np.all(stranded_time <= world.horizon - orders["arrival"].to_numpy() + EPS)
     if design.queue == "ram":
-        assert metrics["stranded"] == 0 and metrics["stranded_time"] == 0
+        assert (metrics["stranded"], metrics["stranded_time"]) == (0, 0)
     completions = orders["completions"].to_numpy()
     status = orders["status"].astype(str).to_numpy()
     lost_at = orders["lost_at"].to_numpy()
