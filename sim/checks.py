@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from sim.errors import Problem
+from sim.failure_checks import failure_mode_problems
 from sim.sections import DesignSpec, FailuresSpec
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile)
         overridden = key in getattr(entry, section) and raw.designs is not None
         return ("designs", design.name, section, key) if overridden else (section, key)
 
-    count, problems = raw.stores.count, []
+    count, problems = raw.stores.count, list(world_key_problems(design, entry, raw))
     horizon = raw.duration + (raw.drain if raw.drain is not None else raw.duration / 4)
     polls = horizon / design.orchestrator.poll_interval * count
     if design.queue == "db" and polls > MAX_POLLS_PER_REPLICATION:
@@ -68,6 +69,25 @@ def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile)
     return problems
 
 
+def world_key_problems(
+    design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile
+) -> Iterator[Problem]:
+    """Outages of the database and the orchestrator, and what customers do while the
+    database is down, are the world's: every design sees the same."""
+    from sim.scenario import WORLD_KEYS  # the scenario module imports this one
+
+    if raw.designs is None:
+        return
+    for section, keys in WORLD_KEYS.items():
+        for key in keys:
+            if key in getattr(entry, section):
+                yield Problem(
+                    ("designs", design.name, section, key),
+                    f"belongs to the world, the same for every design: set it under the "
+                    f"top-level `{section}` section",
+                )
+
+
 def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
     """Checks that involve several keys at once."""
     drain = raw.drain if raw.drain is not None else raw.duration / 4
@@ -91,6 +111,7 @@ def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
             f"{MAX_ORDERS_PER_REPLICATION:.0e}",
         )
     yield from failure_problems(raw.failures, raw.stores.count, horizon)
+    yield from failure_mode_problems(raw, horizon)
 
 
 def failure_problems(failures: FailuresSpec, count: int, horizon: float) -> Iterator[Problem]:

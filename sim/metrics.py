@@ -37,6 +37,9 @@ METRICS = (
     "held",
     "stranded",
     "stranded_time",
+    "false_detections",
+    "rejected",
+    "slow_time",
 )
 
 
@@ -76,6 +79,9 @@ def replication_metrics(
         "moves": int(orders["moves"].sum()),
         "peak_load": max(peak_held) if len(peak_held) else math.nan,
         **_unfinished_parts(orders),
+        "false_detections": int((events == "false_detection").sum()),
+        "rejected": int((orders["lost_reason"] == "db_down").sum()),
+        "slow_time": float(orders["slow_time"].sum()),
     }
 
 

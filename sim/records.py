@@ -16,8 +16,8 @@ import pandas as pd
 from sim.world import ONLINE, World
 
 #: Why an order was lost; 0 means it was not.
-LOST_REASONS = {1: "crash", 2: "store_down"}
-CRASH, STORE_DOWN = 1, 2
+LOST_REASONS = {1: "crash", 2: "store_down", 3: "db_down", 4: "fenced"}
+CRASH, STORE_DOWN, DB_DOWN, FENCED = 1, 2, 3, 4
 KINDS = ["online", "offline"]
 STATUSES = ["completed", "lost", "unfinished"]
 TIMELINE_COLUMNS = ("time", "event", "store", "orders", "moved", "lost", "detection_delay")
@@ -44,6 +44,7 @@ class Recorder:
         self.stranded_since = nan * orders
         self.stranded_time = array("d", bytes(8 * orders))
         self.held_at_end = array("b", bytes(orders))  # set when the run closes
+        self.slow_time = array("d", bytes(8 * orders))  # time added by slowdowns
         self.timeline: list[tuple] = []
         self.peak_held: list[int] = []  # per store, the most orders it held at once
 
@@ -114,6 +115,7 @@ class Recorder:
                 "moves": np.frombuffer(self.moves, dtype=np.int32),
                 "stranded": (status == 2) & (np.frombuffer(self.held_at_end, np.int8) == 0),
                 "stranded_time": np.frombuffer(self.stranded_time, dtype=np.float64),
+                "slow_time": np.frombuffer(self.slow_time, dtype=np.float64),
             }
         )
 

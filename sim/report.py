@@ -31,6 +31,9 @@ TABLE_METRICS = (
     "latency_p99",
     "sla_missed",
     "detection_delay",
+    "false_detections",
+    "rejected",
+    "slow_time",
     "peak_load",
 )
 

@@ -17,6 +17,7 @@ TIMED = {
     "latency_p99",
     "detection_delay",
     "stranded_time",
+    "slow_time",
 }
 
 

@@ -24,7 +24,8 @@ class DoneWrite(Event):
 
 
 class Database:
-    """Keeps which movable (online) orders still have status N.
+    """Keeps which movable (online) orders still have status N; while it is `down`, no
+    write lands (they wait for `back_up`).
 
     Walk-in orders get their D writes too (recorded in `done_at`), but no one may move
     them, so only online orders are kept in `open`, the set the orchestrator redistributes.
@@ -35,6 +36,8 @@ class Database:
         self.ack_delay = ack_delay
         self.recorder = recorder
         self.open: set[int] = set()  # designs add new online orders here (status N)
+        self.down = False  # during an outage: D writes wait in `waiting` until it is back
+        self.waiting: list[int] = []
 
     def finish(self, order: int, store) -> None:
         """`store` finished `order`: its D write lands after `ack_delay`, unless it crashes."""
@@ -49,7 +52,17 @@ class Database:
         if write.store.epoch == write.epoch:  # the store did not crash in between
             self._land(write.order)
 
+    def back_up(self) -> None:
+        """The outage is over: the D writes that waited land now, in the order written."""
+        self.down = False
+        waiting, self.waiting = self.waiting, []
+        for order in waiting:
+            self._land(order)
+
     def _land(self, order: int) -> None:
+        if self.down:
+            self.waiting.append(order)
+            return
         self.open.discard(order)
         done_at = self.recorder.done_at
         if done_at[order] != done_at[order]:  # NaN: the first D write to land

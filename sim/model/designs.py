@@ -135,15 +135,25 @@ class DatabaseQueue(RamOnly):
     def store_up(self, store: Store) -> None:
         self.balancer.add(store.index)
 
+    def send(self, order: int, index: int) -> None:
+        """Hand an N order to store `index` again (a store that holds it ignores it)."""
+        if self.stores[index].accept(order):
+            self.recorder.unstrand(order, self.env.now)
+
     def redistribute(self) -> None:
         """Route every online order still N over the stores up, in arrival order; with
         `owned`, only those last sent to a store that is not a member (or to none)."""
-        route, sent_to, moves = self.balancer.route, self.recorder.sent_to, self.recorder.moves
-        moved = 0
         orders = sorted(self.database.open)
         if self.owned_only:
-            members = self.balancer.members
+            members, sent_to = self.balancer.members, self.recorder.sent_to
             orders = [order for order in orders if sent_to[order] not in members]
+        moved = self.route_again(orders)
+        self.recorder.event(self.env.now, "redistribute", orders=len(orders), moved=moved)
+
+    def route_again(self, orders: list[int]) -> int:
+        """Route `orders` over the stores up and send each; how many moved."""
+        route, sent_to, moves = self.balancer.route, self.recorder.sent_to, self.recorder.moves
+        moved = 0
         for position, order in enumerate(orders):
             index = route(self.key_hash[order])
             if index is None:
@@ -158,6 +168,5 @@ class DatabaseQueue(RamOnly):
                     moves[order] += 1
                     moved += 1
                 sent_to[order] = index
-            if self.stores[index].accept(order):
-                self.recorder.unstrand(order, self.env.now)
-        self.recorder.event(self.env.now, "redistribute", orders=len(orders), moved=moved)
+            self.send(order, index)
+        return moved

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from simpy import Environment
 
 from sim.model.events import POLL, At
+from sim.model.network import Network
+from sim.model.outages import Outages, rounds_from
 from sim.model.store import Store
 from sim.records import Recorder
 from sim.scenario import OrchestratorSpec
@@ -48,9 +50,13 @@ class Detector:
 class Orchestrator:
     """Polls all stores at k * poll_interval (k = 1, 2, ...), in store order.
 
-    A store that is down at a poll's instant does not answer. After polling every store,
-    `on_down(stores)` is called once with the stores newly declared down (if any), and
-    `on_up(store)` for each store declared down that answered.
+    A store answers a poll when it is up, not partitioned off (`network.cut`) and its
+    answer is not lost (`network.lost(k)`); while the orchestrator itself is down
+    (`outages`) it holds no rounds. A round reads every answer first, then acts once:
+    `on_up(store)` for each store declared down that answered, `on_down(stores)` once
+    with the stores newly declared down (if any); with `incarnations`, `on_restart(stores)`
+    with the stores whose answer shows a restart not seen before; then, if the design has
+    work waiting for a round (`backlog.pending`), `backlog.flush()`.
     """
 
     def __init__(
@@ -61,6 +67,9 @@ class Orchestrator:
         recorder: Recorder,
         on_down: Callable[[list[Store]], None],
         on_up: Callable[[Store], None],
+        network: Network | None = None,
+        outages: Outages | None = None,
+        backlog: Backlog | None = None,
     ):
         self.env = env
         self.spec = spec
@@ -68,14 +77,23 @@ class Orchestrator:
         self.recorder = recorder
         self.on_down = on_down
         self.on_up = on_up
+        self.on_restart: Callable[[list[Store]], None] = lambda stores: None
+        self.network = network if network is not None else Network(env, len(stores), recorder)
+        self.outages = outages if outages else None
+        self.backlog = backlog if backlog is not None else Backlog()
         self.detectors = [Detector(spec.misses) for _ in stores]
         self.last_answer = [-math.inf] * len(stores)  # when each store last answered a poll
-        self.all_answered = -math.inf  # the last round in which every store answered
+        self.last_round = -math.inf  # the last round held (or slept through)
+        self.last_tick = 0
         self.unsettled = 0  # detectors counting misses or holding a store declared down
+        self.incarnations = spec.incarnations
+        self.restarts_seen = [0] * len(stores)  # per store, the restarts its answers showed
+        self.unseen_restarts = False  # a store crashed since its last answer was read
         self.sleeping = False
 
     def start(self) -> None:
         self.stores[0].fleet.on_crash = self.wake
+        self.network.on_cut = self.wake
         self._schedule(1)
 
     def _schedule(self, tick: int) -> None:
@@ -84,64 +102,136 @@ class Orchestrator:
         event.callbacks.append(self._poll)
         self.sleeping = False
 
+    def _quiet(self) -> bool:
+        """Whether a round could change nothing but lost answers: every store answers,
+        no detector counts anything, no restart waits to be seen, no work waits."""
+        return (
+            self.unsettled == 0
+            and self.stores[0].fleet.down == 0
+            and self.network.cuts == 0
+            and not self.unseen_restarts
+            and not self.backlog.pending
+        )
+
     def _poll(self, event: At) -> None:
         """Poll round number `event.tick`; then the next, unless there is nothing to watch.
 
-        While every store is up and no detector counts anything, a round changes nothing,
-        so the orchestrator sleeps and a crash wakes it for the first round at or after
-        the crash: the rounds are those of polling every interval, without the idle ones.
+        While a round would change nothing, the orchestrator sleeps until the next lost
+        answer, and a crash, a partition or waiting work wakes it for the first round at
+        or after now: the rounds are those of polling every interval, without the idle
+        ones. Of two events for the same round (a wake-up and a round already due), the
+        second does nothing.
         """
-        self.poll_once()
-        if self.unsettled == 0 and self.stores[0].fleet.down == 0:
-            self.sleeping = True
-        else:
-            self._schedule(event.tick + 1)
+        tick = event.tick
+        if tick <= self.last_tick:
+            return
+        self.last_tick = tick
+        if self.outages is not None and self.outages.back_at(self.env.now) is not None:
+            back = self.outages.back_at(self.env.now)
+            self._schedule(rounds_from(back, self.spec.poll_interval))  # no polls while down
+            return
+        self.poll_once(tick)
+        if not self._quiet():
+            self._schedule(tick + 1)
+            return
+        alarm = self.network.next_loss(tick)
+        if alarm is not None:
+            self._schedule(alarm)
+        self.sleeping = True
 
     def wake(self) -> None:
-        """A store crashed: resume polling at the first round at or after now."""
+        """A store crashed, was cut off, or work waits: hold the first round at or after
+        now, if asleep."""
+        self.unseen_restarts = self.incarnations
         if not self.sleeping:
             return
-        interval, now = self.spec.poll_interval, self.env.now
-        tick = max(1, math.ceil(now / interval))
-        while tick > 1 and (tick - 1) * interval >= now:
-            tick -= 1
-        while tick * interval < now:
-            tick += 1
-        if tick > 1:
-            self.all_answered = max(self.all_answered, (tick - 1) * interval)
+        tick = rounds_from(self.env.now, self.spec.poll_interval)
+        if tick > 1:  # the rounds slept through: every store answered them
+            self.last_round = max(self.last_round, (tick - 1) * self.spec.poll_interval)
         self._schedule(tick)
 
     def went_silent(self, store: Store) -> float:
         """The first crash after the store last answered: when it went silent (it may
         have come back and crashed again between two polls since)."""
         crashes = store.crashes
-        answered = max(self.last_answer[store.index], self.all_answered)
-        return crashes[bisect_right(crashes, answered)]
+        return crashes[bisect_right(crashes, self.last_answer[store.index])]
 
-    def poll_once(self) -> None:
-        """One round of polls; the decisions it leads to."""
+    def poll_once(self, tick: int) -> None:
+        """One round of polls (number `tick`); the decisions it leads to."""
         now = self.env.now
-        if self.unsettled == 0 and self.stores[0].fleet.down == 0:
-            # Every store answers and no detector has anything to count: the round
-            # changes nothing (the common case; polls are frequent, crashes rare).
-            self.all_answered = now
-            return
-        down = []
-        unsettled = 0
-        for store, detector in zip(self.stores, self.detectors, strict=True):
-            if store.up:
-                self.last_answer[store.index] = now
+        lost = self.network.lost(tick)
+        if self._quiet():
+            # Every store answers and nothing is counted (the common case: polls are
+            # frequent, failures rare): only stores whose answer is lost can change.
+            if not lost:
+                self.last_round = now
+                return
+            stores: Sequence[Store] = [self.stores[index] for index in lost]
+        else:
+            stores = self.stores
+        ups, downs, restarted = self._read(stores, lost, now)
+        self.last_round = now
+        self._act(ups, downs, restarted, now)
+
+    def _read(
+        self, stores: Sequence[Store], lost: Sequence[int], now: float
+    ) -> tuple[list[Store], list[Store], list[Store]]:
+        """Every answer of the round, read before acting on any."""
+        ups, downs, restarted = [], [], []
+        cut = self.network.cut
+        unsettled = self.unsettled
+        for store in stores:
+            index = store.index
+            detector = self.detectors[index]
+            answered = store.up and not cut[index] and (not lost or index not in lost)
+            if answered:
+                self.last_answer[index] = now
+                if self.incarnations and len(store.crashes) != self.restarts_seen[index]:
+                    self.restarts_seen[index] = len(store.crashes)
+                    restarted.append(store)
                 if detector.settled:
                     continue  # answered, and nothing to count: observe() would do nothing
-            verdict = detector.observe(store.up)
-            unsettled += not detector.settled
+            elif detector.settled:
+                self.last_answer[index] = self.last_round  # it answered the round before
+            was_settled = detector.settled
+            verdict = detector.observe(answered)
+            unsettled += was_settled - detector.settled
             if verdict == "down":
+                downs.append(store)
+            elif verdict == "up":
+                ups.append(store)
+        self.unsettled = unsettled
+        if stores is self.stores and self.incarnations:
+            self.unseen_restarts = any(
+                len(store.crashes) != self.restarts_seen[store.index] for store in stores
+            )
+        return ups, downs, restarted
+
+    def _act(
+        self, ups: list[Store], downs: list[Store], restarted: list[Store], now: float
+    ) -> None:
+        """The round's decisions, once for the whole round."""
+        for store in ups:
+            self.recorder.event(now, "detected_up", store.index)
+            self.on_up(store)
+        for store in downs:
+            if store.up:  # lost answers or a partition: a false detection
+                self.recorder.event(now, "false_detection", store.index)
+            else:
                 delay = now - self.went_silent(store)
                 self.recorder.event(now, "detected_down", store.index, detection_delay=delay)
-                down.append(store)
-            elif verdict == "up":
-                self.recorder.event(now, "detected_up", store.index)
-                self.on_up(store)
-        self.unsettled = unsettled
-        if down:
-            self.on_down(down)
+        if downs:
+            self.on_down(downs)
+        if restarted:
+            self.on_restart(restarted)
+        if self.backlog.pending:
+            self.backlog.flush()
+
+
+class Backlog:
+    """Work a design keeps for the next round it can do it in (nothing, by default)."""
+
+    pending = False
+
+    def flush(self) -> None:
+        """Do the waiting work, if it can be done now."""

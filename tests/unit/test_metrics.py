@@ -28,6 +28,8 @@ def orders(arrival, first, status, prep=1.0, completions=None, work=None, kind="
             "moves": np.zeros(n, dtype=int),
             "stranded": np.zeros(n, dtype=bool),
             "stranded_time": np.zeros(n),
+            "slow_time": np.zeros(n),
+            "lost_reason": [None] * n,
         }
     )
 
