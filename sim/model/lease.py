@@ -50,7 +50,7 @@ class Lease:
         due = rounds_from(now + self.max_age, self.interval)
         self.due.append((due, now, order))
         if not self.checking:
-            self._schedule(due)
+            self._schedule(self.due[0][0])  # the earliest lease; rounds only grow
 
     def _schedule(self, tick: int) -> None:
         tick = first_round(tick, self.interval, *self.outages)
