@@ -55,9 +55,12 @@ def timeline(
     replication: int = 0,
 ) -> Path:
     """One replication: per design a panel, per store a band; grey where the store is
-    down, x at crashes, triangles where the orchestrator declared it down (the line
-    between is the detection delay), dotted verticals at redistributions, and inside each
-    band the number of orders the store holds (scaled to the band; peak in the legend)."""
+    down, blue where it is cut off the orchestrator (partition), yellow where it is slow,
+    x at crashes, red triangles where the orchestrator declared it down (the line between
+    is the detection delay), orange triangles at false detections, dotted verticals at
+    redistributions, red and purple shading across the panel while the database or the
+    orchestrator is down, and inside each band the number of orders the store holds
+    (scaled to the band; peak in the legend)."""
     events = timeline_frame[timeline_frame["replication"] == replication]
     designs = list(trace["design"].cat.categories)
     held = held_over_time(trace)
@@ -89,6 +92,7 @@ def timeline(
             )
         for time in mine.loc[mine["event"] == "redistribute", "time"]:
             ax.axvline(time, color="black", linestyle=":", linewidth=0.7)
+        _outage_spans(ax, mine, horizon)
         ax.set(ylabel="store", yticks=range(stores), ylim=(-0.6, stores - 0.4))
         ax.set_title(
             f"{design}: orders held per store (band = 0 to {peak})", loc="left", fontsize="medium"
@@ -98,9 +102,37 @@ def timeline(
     return _save(fig, path)
 
 
+def _spans(events: pd.DataFrame, start: str, end: str, horizon: float) -> list[tuple]:
+    """(start, length) of each interval opened by event `start` and closed by `end`."""
+    starts = events.loc[events["event"] == start, "time"].to_numpy()
+    ends = list(events.loc[events["event"] == end, "time"]) + [horizon] * len(starts)
+    return [(a, b - a) for a, b in zip(starts, ends[: len(starts)], strict=True)]
+
+
+def _outage_spans(ax: plt.Axes, events: pd.DataFrame, horizon: float) -> None:
+    """The database's and the orchestrator's outages, across every store."""
+    for (start, end), color, label in (
+        (("database_down", "database_up"), "tab:red", "database down"),
+        (("orchestrator_down", "orchestrator_up"), "tab:purple", "orchestrator down"),
+    ):
+        for index, (time, length) in enumerate(_spans(events, start, end, horizon)):
+            ax.axvspan(time, time + length, color=color, alpha=0.12, label=None if index else label)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize="x-small")
+
+
 def _store_bands(ax: plt.Axes, events: pd.DataFrame, stores: int, horizon: float) -> None:
     for store in range(stores):
         mine = events[events["store"] == store]
+        for start, end, color in (
+            ("partition", "partition_end", "tab:blue"),
+            ("slowdown", "slowdown_end", "gold"),
+        ):
+            spans = _spans(mine, start, end, horizon)
+            if spans:
+                ax.broken_barh(spans, (store - 0.45, 0.9), color=color, alpha=0.25)
+        falsely = mine.loc[mine["event"] == "false_detection", "time"].to_numpy()
+        ax.plot(falsely, [store] * len(falsely), "v", color="tab:orange", markersize=5)
         crashes = mine.loc[mine["event"] == "crash", "time"].to_numpy()
         recoveries = mine.loc[mine["event"] == "recover", "time"].to_numpy()
         ends = list(recoveries) + [horizon] * (len(crashes) - len(recoveries))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from sim.report_failures import describe_failure_modes, failure_findings
 from sim.scenario import Scenario
 from sim.table import TIMED, format_number, format_sweep
 
@@ -62,6 +63,8 @@ def describe(scenario: Scenario) -> str:
         f"store {c.store} crashes at {c.at:g} for {c.down_for:g} {unit}" for c in failures.scripted
     ]
     parts.append(("Crashes: " + "; ".join(crashes) + ".") if crashes else "No crashes.")
+    if modes := describe_failure_modes(scenario):
+        parts.append(modes)
     parts.append(
         f"{scenario.replications} replications of {scenario.duration:g} {unit} of "
         f"arrivals and up to {scenario.drain:g} {unit} to finish (seed {scenario.seed})."
@@ -116,7 +119,7 @@ def findings(summary: pd.DataFrame, scenario: Scenario) -> list[str]:
             "Latency counts completed orders only: a design that loses its slowest orders "
             "looks fast; `sla_missed` counts lost orders as missed."
         )
-    return lines
+    return lines + failure_findings(summary, scenario)
 
 
 def table(summary: pd.DataFrame, designs: Sequence[str], unit: str) -> str:
