@@ -21,8 +21,8 @@ NONE: tuple[int, ...] = ()
 
 
 class Network:
-    """What reaches the orchestrator: `cut[s]` while store `s` is partitioned off (`cuts`
-    of them now), and `lost(k)`, the stores whose answer to poll number `k` is lost."""
+    """What reaches the orchestrator: `cut[s]` while store `s` is partitioned off, and
+    `lost(k)`, the stores whose answer to poll number `k` is lost."""
 
     def __init__(
         self,
@@ -36,8 +36,7 @@ class Network:
         self.recorder = recorder
         self.partitions = partitions
         self.cut = [False] * stores
-        self.cuts = 0
-        self.on_cut: Callable[[], None] = lambda: None  # the orchestrator wakes up
+        self.on_cut: Callable[[int], None] = lambda store: None  # the orchestrator watches it
         ticks = np.concatenate([np.asarray(t, dtype=np.int64) for t in lost_polls] or [[]])
         owners = np.concatenate(
             [np.full(len(t), s, dtype=np.int64) for s, t in enumerate(lost_polls)] or [[]]
@@ -58,10 +57,9 @@ class Network:
 
     def _partition(self, store: int, cut: bool) -> None:
         self.cut[store] = cut
-        self.cuts += 1 if cut else -1
         self.recorder.event(self.env.now, "partition" if cut else "partition_end", store)
         if cut:
-            self.on_cut()
+            self.on_cut(store)
 
     def lost(self, tick: int) -> tuple[int, ...] | list[int]:
         """Stores whose answer to poll `tick` is lost (polls are asked in increasing

@@ -85,15 +85,18 @@ class Orchestrator:
         self.last_answer = [-math.inf] * len(stores)  # when each store last answered a poll
         self.last_round = -math.inf  # the last round held (or slept through)
         self.last_tick = 0
-        self.unsettled = 0  # detectors counting misses or holding a store declared down
+        # Stores whose answer may change a count: crashed or cut off since they last
+        # answered, or counted by their detector. A round reads only these (and the stores
+        # whose answer is lost), so idle stores cost nothing however many there are.
+        self.watch: set[int] = set()
         self.incarnations = spec.incarnations
         self.restarts_seen = [0] * len(stores)  # per store, the restarts its answers showed
         self.unseen_restarts = False  # a store crashed since its last answer was read
         self.sleeping = False
 
     def start(self) -> None:
-        self.stores[0].fleet.on_crash = self.wake
-        self.network.on_cut = self.wake
+        self.stores[0].fleet.on_crash = self._crashed
+        self.network.on_cut = self._cut
         self._schedule(1)
 
     def _schedule(self, tick: int) -> None:
@@ -105,13 +108,7 @@ class Orchestrator:
     def _quiet(self) -> bool:
         """Whether a round could change nothing but lost answers: every store answers,
         no detector counts anything, no restart waits to be seen, no work waits."""
-        return (
-            self.unsettled == 0
-            and self.stores[0].fleet.down == 0
-            and self.network.cuts == 0
-            and not self.unseen_restarts
-            and not self.backlog.pending
-        )
+        return not self.watch and not self.unseen_restarts and not self.backlog.pending
 
     def _poll(self, event: At) -> None:
         """Poll round number `event.tick`; then the next, unless there is nothing to watch.
@@ -139,10 +136,18 @@ class Orchestrator:
             self._schedule(alarm)
         self.sleeping = True
 
+    def _crashed(self, store: Store) -> None:
+        self.watch.add(store.index)
+        self.unseen_restarts = self.incarnations
+        self.wake()
+
+    def _cut(self, store: int) -> None:
+        self.watch.add(store)
+        self.wake()
+
     def wake(self) -> None:
         """A store crashed, was cut off, or work waits: hold the first round at or after
         now, if asleep."""
-        self.unseen_restarts = self.incarnations
         if not self.sleeping:
             return
         tick = rounds_from(self.env.now, self.spec.poll_interval)
@@ -160,26 +165,29 @@ class Orchestrator:
         """One round of polls (number `tick`); the decisions it leads to."""
         now = self.env.now
         lost = self.network.lost(tick)
-        if self._quiet():
+        stores = self._to_read(lost)
+        if not stores and not self.backlog.pending:
             # Every store answers and nothing is counted (the common case: polls are
-            # frequent, failures rare): only stores whose answer is lost can change.
-            if not lost:
-                self.last_round = now
-                return
-            stores: Sequence[Store] = [self.stores[index] for index in lost]
-        else:
-            stores = self.stores
+            # frequent, failures rare): the round changes nothing.
+            self.last_round = now
+            return
         ups, downs, restarted = self._read(stores, lost, now)
         self.last_round = now
         self._act(ups, downs, restarted, now)
+
+    def _to_read(self, lost: Sequence[int]) -> Sequence[Store]:
+        """The stores whose answer can change a count this round, in store order."""
+        if self.unseen_restarts:
+            return self.stores  # a restart shows only in an answer: read them all
+        indices = self.watch.union(lost) if lost else self.watch
+        return [self.stores[index] for index in sorted(indices)]
 
     def _read(
         self, stores: Sequence[Store], lost: Sequence[int], now: float
     ) -> tuple[list[Store], list[Store], list[Store]]:
         """Every answer of the round, read before acting on any."""
         ups, downs, restarted = [], [], []
-        cut = self.network.cut
-        unsettled = self.unsettled
+        cut, watch = self.network.cut, self.watch
         for store in stores:
             index = store.index
             detector = self.detectors[index]
@@ -190,17 +198,19 @@ class Orchestrator:
                     self.restarts_seen[index] = len(store.crashes)
                     restarted.append(store)
                 if detector.settled:
+                    watch.discard(index)
                     continue  # answered, and nothing to count: observe() would do nothing
             elif detector.settled:
                 self.last_answer[index] = self.last_round  # it answered the round before
-            was_settled = detector.settled
             verdict = detector.observe(answered)
-            unsettled += was_settled - detector.settled
+            if answered and detector.settled:
+                watch.discard(index)
+            else:
+                watch.add(index)
             if verdict == "down":
                 downs.append(store)
             elif verdict == "up":
                 ups.append(store)
-        self.unsettled = unsettled
         if stores is self.stores and self.incarnations:
             self.unseen_restarts = any(
                 len(store.crashes) != self.restarts_seen[store.index] for store in stores

@@ -39,7 +39,7 @@ class Fleet:
 
     def __init__(self) -> None:
         self.down = 0
-        self.on_crash: Callable[[], None] = lambda: None
+        self.on_crash: Callable[[Store], None] = lambda store: None
 
 
 class Store:
@@ -103,7 +103,7 @@ class Store:
         dropped = self._drop()
         self.up = self.taking = False
         self.fleet.down += 1
-        self.fleet.on_crash()
+        self.fleet.on_crash(self)
         self.crashes.append(self.env.now)
         return dropped
 

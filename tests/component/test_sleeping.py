@@ -12,9 +12,14 @@ from sim.scenario import Scenario
 from sim.world import draw_world
 
 
-def always_polling(self):
-    """Orchestrator._quiet, never quiet: every round runs and reads every store."""
+def never_quiet(self):
+    """Orchestrator._quiet, never quiet: every round runs."""
     return False
+
+
+def read_all(self, lost):
+    """Orchestrator._to_read, reading every store in every round."""
+    return self.stores
 
 
 @pytest.mark.parametrize("poll_interval", [0.1, 0.7, 1.0, 3.0])
@@ -57,7 +62,8 @@ def check_same_rounds(monkeypatch, scenario):
     for design in scenario.designs:
         sleeping = simulate(world, scenario.stores, design)
         with monkeypatch.context() as patch:
-            patch.setattr(Orchestrator, "_quiet", always_polling)
+            patch.setattr(Orchestrator, "_quiet", never_quiet)
+            patch.setattr(Orchestrator, "_to_read", read_all)
             awake = simulate(world, scenario.stores, design)
         assert sleeping.timeline == awake.timeline or pd.DataFrame(sleeping.timeline).equals(
             pd.DataFrame(awake.timeline)
