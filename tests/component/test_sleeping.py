@@ -22,37 +22,47 @@ def read_all(self, lost):
     return self.stores
 
 
+def chain(seed: int, sections: dict) -> dict:
+    """Four stores, two workers each, 200 minutes of orders; `sections` add the rest."""
+    return {
+        "name": "sleep",
+        "seed": seed,
+        "duration": 200.0,
+        "drain": 50.0,
+        "stores": {"count": 4, "workers": 2},
+        "orders": {
+            "online": {"rate": 1.0},
+            "offline": {"rate": 0.05},
+            "prep_time": {"dist": "exponential", "mean": 3},
+        },
+        **sections,
+    }
+
+
 @pytest.mark.parametrize("poll_interval", [0.1, 0.7, 1.0, 3.0])
 @pytest.mark.parametrize("misses", [1, 3])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_sleeping_changes_nothing(monkeypatch, poll_interval, misses, seed):
     scenario = Scenario.from_mapping(
-        {
-            "name": "sleep",
-            "seed": seed,
-            "duration": 200.0,
-            "drain": 50.0,
-            "stores": {"count": 4, "workers": 2},
-            "orders": {
-                "online": {"rate": 1.0},
-                "offline": {"rate": 0.05},
-                "prep_time": {"dist": "exponential", "mean": 3},
+        chain(
+            seed,
+            {
+                "failures": {
+                    "mtbf": 30.0,
+                    "mttr": 2.0,
+                    "scripted": [
+                        {"store": 1, "at": 10.0, "down_for": 0.3},
+                        {"store": 2, "at": 21.0, "down_for": 5.0},
+                    ],
+                },
+                "database": {"ack_delay": 0.5},
+                "orchestrator": {"poll_interval": poll_interval, "misses": misses},
+                "designs": {
+                    "all": {"queue": "db"},
+                    "owned": {"queue": "db", "orchestrator": {"redistribute": "owned"}},
+                },
             },
-            "failures": {
-                "mtbf": 30.0,
-                "mttr": 2.0,
-                "scripted": [
-                    {"store": 1, "at": 10.0, "down_for": 0.3},
-                    {"store": 2, "at": 21.0, "down_for": 5.0},
-                ],
-            },
-            "database": {"ack_delay": 0.5},
-            "orchestrator": {"poll_interval": poll_interval, "misses": misses},
-            "designs": {
-                "all": {"queue": "db"},
-                "owned": {"queue": "db", "orchestrator": {"redistribute": "owned"}},
-            },
-        }
+        )
     )
     check_same_rounds(monkeypatch, scenario)
 
@@ -78,35 +88,28 @@ def test_sleeping_changes_nothing_under_imperfect_failures(monkeypatch, poll_int
     """Lost answers wake the orchestrator at their rounds; partitions, outages of the
     orchestrator and the database, restarts and leases do not change the rounds either."""
     scenario = Scenario.from_mapping(
-        {
-            "name": "sleep",
-            "seed": seed,
-            "duration": 200.0,
-            "drain": 50.0,
-            "stores": {"count": 4, "workers": 2},
-            "orders": {
-                "online": {"rate": 1.0},
-                "offline": {"rate": 0.05},
-                "prep_time": {"dist": "exponential", "mean": 3},
+        chain(
+            seed,
+            {
+                "failures": {
+                    "mtbf": 30.0,
+                    "mttr": 0.5,
+                    "groups": [{"stores": [0, 1], "scripted": [{"at": 40.0, "down_for": 6.0}]}],
+                    "slowdowns": {"mtbf": 50.0, "mttr": 10.0},
+                },
+                "network": {"poll_loss": 0.2, "partitions": {"mtbf": 60.0, "mttr": 3.0}},
+                "database": {"outages": {"mtbf": 70.0, "mttr": 4.0}, "when_down": "retry"},
+                "orchestrator": {
+                    "poll_interval": poll_interval,
+                    "outages": {"scripted": [{"at": 100.0, "down_for": 7.5}]},
+                },
+                "designs": {
+                    "all": {"queue": "db"},
+                    "fenced": {"queue": "db", "orchestrator": {"fencing": True}},
+                    "incarnations": {"queue": "db", "orchestrator": {"incarnations": True}},
+                    "lease": {"queue": "db", "orchestrator": {"max_age": 6.0}},
+                },
             },
-            "failures": {
-                "mtbf": 30.0,
-                "mttr": 0.5,
-                "groups": [{"stores": [0, 1], "scripted": [{"at": 40.0, "down_for": 6.0}]}],
-                "slowdowns": {"mtbf": 50.0, "mttr": 10.0},
-            },
-            "network": {"poll_loss": 0.2, "partitions": {"mtbf": 60.0, "mttr": 3.0}},
-            "database": {"outages": {"mtbf": 70.0, "mttr": 4.0}, "when_down": "retry"},
-            "orchestrator": {
-                "poll_interval": poll_interval,
-                "outages": {"scripted": [{"at": 100.0, "down_for": 7.5}]},
-            },
-            "designs": {
-                "all": {"queue": "db"},
-                "fenced": {"queue": "db", "orchestrator": {"fencing": True}},
-                "incarnations": {"queue": "db", "orchestrator": {"incarnations": True}},
-                "lease": {"queue": "db", "orchestrator": {"max_age": 6.0}},
-            },
-        }
+        )
     )
     check_same_rounds(monkeypatch, scenario)
