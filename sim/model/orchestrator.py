@@ -91,7 +91,6 @@ class Orchestrator:
         self.watch: set[int] = set()
         self.incarnations = spec.incarnations
         self.restarts_seen = [0] * len(stores)  # per store, the restarts its answers showed
-        self.unseen_restarts = False  # a store crashed since its last answer was read
         self.sleeping = False
 
     def start(self) -> None:
@@ -106,9 +105,9 @@ class Orchestrator:
         self.sleeping = False
 
     def _quiet(self) -> bool:
-        """Whether a round could change nothing but lost answers: every store answers,
-        no detector counts anything, no restart waits to be seen, no work waits."""
-        return not self.watch and not self.unseen_restarts and not self.backlog.pending
+        """Whether a round could change nothing but lost answers: no store is watched
+        (crashed, cut off or counted since it last answered) and no work waits."""
+        return not self.watch and not self.backlog.pending
 
     def _poll(self, event: At) -> None:
         """Poll round number `event.tick`; then the next, unless there is nothing to watch.
@@ -123,9 +122,9 @@ class Orchestrator:
         if tick <= self.last_tick:
             return
         self.last_tick = tick
-        if self.outages is not None and self.outages.back_at(self.env.now) is not None:
-            back = self.outages.back_at(self.env.now)
-            self._schedule(rounds_from(back, self.spec.poll_interval))  # no polls while down
+        back = self.outages.back_at(self.env.now) if self.outages is not None else None
+        if back is not None:  # no polls while the orchestrator is down
+            self._schedule(rounds_from(back, self.spec.poll_interval))
             return
         self.poll_once(tick)
         if not self._quiet():
@@ -137,8 +136,7 @@ class Orchestrator:
         self.sleeping = True
 
     def _crashed(self, store: Store) -> None:
-        self.watch.add(store.index)
-        self.unseen_restarts = self.incarnations
+        self.watch.add(store.index)  # until it answers: a restart shows in that answer
         self.wake()
 
     def _cut(self, store: int) -> None:
@@ -177,8 +175,6 @@ class Orchestrator:
 
     def _to_read(self, lost: Sequence[int]) -> Sequence[Store]:
         """The stores whose answer can change a count this round, in store order."""
-        if self.unseen_restarts:
-            return self.stores  # a restart shows only in an answer: read them all
         indices = self.watch.union(lost) if lost else self.watch
         return [self.stores[index] for index in sorted(indices)]
 
@@ -211,10 +207,6 @@ class Orchestrator:
                 downs.append(store)
             elif verdict == "up":
                 ups.append(store)
-        if stores is self.stores and self.incarnations:
-            self.unseen_restarts = any(
-                len(store.crashes) != self.restarts_seen[store.index] for store in stores
-            )
         return ups, downs, restarted
 
     def _act(
