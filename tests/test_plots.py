@@ -97,3 +97,30 @@ def test_no_figures_without_asking(results, tmp_path):
         "scenario.yaml",
         "summary.csv",
     ]
+
+
+def test_spans_pair_each_start_with_its_end_or_the_horizon():
+    import pandas as pd
+
+    events = pd.DataFrame(
+        {"time": [1.0, 3.0, 5.0], "event": ["partition", "partition_end", "partition"]}
+    )
+    assert plots._spans(events, "partition", "partition_end", 10.0) == [(1.0, 2.0), (5.0, 5.0)]
+
+
+def test_the_timeline_shows_the_failure_modes(tmp_path, monkeypatch):
+    """Partitions and slowdowns as bands, outages of the database and the orchestrator
+    as shading across the panel (with a legend), false detections as markers."""
+    scenario = sim.load_scenario(ROOT / "scenarios" / "failure_modes.yaml", replications=1)
+    results = sim.run(scenario, trace=True)
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or Path(path))
+    plots.timeline(results.timeline, results.trace, tmp_path / "t.png", 6, scenario.horizon)
+    panel = figures[0].axes[1]  # mq_ring
+    labels = panel.get_legend_handles_labels()[1]
+    assert labels == ["database down", "orchestrator down"]
+    colors = {tuple(c.get_facecolor()[0][:3]) for c in panel.collections if len(c.get_paths())}
+    assert len(colors) >= 3  # down (grey), partition (blue), slowdown (yellow)
+    falsely = results.timeline.query("design == 'mq_ring' and event == 'false_detection'")
+    markers = [line for line in panel.lines if line.get_marker() == "v"]
+    assert sum(len(line.get_xdata()) for line in markers) >= len(falsely) > 0
