@@ -10,8 +10,6 @@ from sim.errors import Problem
 if TYPE_CHECKING:
     from sim.scenario import _ScenarioFile
 
-MAX_OUTAGES_PER_REPLICATION = 5_000_000  # the same bound as crashes (sim.checks)
-
 
 def failure_mode_problems(raw: _ScenarioFile, horizon: float) -> Iterator[Problem]:
     """Random schedules need both means, scripted ones a store that exists and a time
@@ -26,7 +24,7 @@ def failure_mode_problems(raw: _ScenarioFile, horizon: float) -> Iterator[Proble
     ]
     for index, group in enumerate(failures.groups):
         path = ("failures", "groups", index)
-        sections.append((path, group, 1))
+        sections.append((path, group, len(set(group.stores))))  # each member goes down
         for position, store in enumerate(group.stores):
             if store >= count:
                 yield _no_store((*path, "stores", position), store, count)
@@ -37,6 +35,8 @@ def failure_mode_problems(raw: _ScenarioFile, horizon: float) -> Iterator[Proble
 def _schedule_problems(
     path: tuple[str | int, ...], spec: Any, copies: int, count: int, horizon: float
 ) -> Iterator[Problem]:
+    from sim.checks import MAX_OUTAGES_PER_REPLICATION  # sim.checks imports this module
+
     if spec.mtbf is not None and spec.mttr is None:
         yield Problem((*path, "mttr"), f"required when {_dotted(path)}.mtbf is given")
     if spec.mttr is not None and spec.mtbf is None:

@@ -26,10 +26,13 @@ from sim.records import DB_DOWN, FENCED
 class GuardedQueue(DatabaseQueue):
     """`DatabaseQueue` with database outages, fencing, incarnations and leases."""
 
-    def configure(self, when_down: str, fencing: bool, lease: Lease | None) -> None:
+    def __init__(self, *args, when_down: str = "reject", fencing: bool = False, **kwargs):
+        """`DatabaseQueue`'s arguments, then what customers do while the database is down
+        and whether stores declared down are fenced; `lease` is set after, if any."""
+        super().__init__(*args, **kwargs)
         self.retry = when_down == "retry"
         self.fencing = fencing
-        self.lease = lease
+        self.lease: Lease | None = None
         self.pending = False  # work waits for a round with the database up (`Backlog`)
         self.must_redistribute = False
         self.resend_to: set[int] = set()  # stores whose N orders wait to be sent again

@@ -71,14 +71,22 @@ def _database_queue(
     """The seed's design, its orchestrator, and the failures it meets (`sim.model.guarded`)."""
     spec = design.orchestrator
     database = Database(env, design.database.ack_delay, recorder)
-    queue = GuardedQueue(env, book, stores, balancer, recorder, database, spec.redistribute)
+    queue = GuardedQueue(
+        env,
+        book,
+        stores,
+        balancer,
+        recorder,
+        database,
+        spec.redistribute,
+        when_down=design.database.when_down,
+        fencing=spec.fencing,
+    )
     own, its_database = Outages(world.orchestrator_outages), Outages(world.database_outages)
-    lease = None
     if spec.max_age is not None:
-        lease = Lease(
+        queue.lease = Lease(
             env, spec.max_age, spec.poll_interval, database, queue.send_again, own, its_database
         )
-    queue.configure(design.database.when_down, spec.fencing, lease)
     network = Network(env, len(stores), recorder, world.partitions, world.lost_polls)
     orchestrator = Orchestrator(
         env, spec, stores, recorder, queue.stores_down, queue.store_up, network, own, queue
