@@ -36,25 +36,33 @@ def events(record, *kinds):
 # --- partitions ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("fencing", [False, True])
 @pytest.mark.parametrize("misses", [1, 2, 3])
 @pytest.mark.parametrize(
     ("at", "length"),
     [(10.5, 2.0), (10.5, 1.0), (10.0, 2.0), (10.2, 1.8), (10.0, 1.0), (9.9, 3.2), (10.0, 3.0)],
 )
-def test_a_partition_is_detected_exactly_when_it_covers_misses_poll_instants(misses, at, length):
+def test_a_partition_is_detected_exactly_when_it_covers_misses_poll_instants(
+    fencing, misses, at, length
+):
     """Store 1 is cut off during [at, at + length): the polls at the integers in it go
     unanswered; it is declared down (falsely: it is up) at the `misses`-th of them, if
-    there are that many, and declared up at the first poll after."""
+    there are that many, and declared up at the first poll after; fenced and unfenced
+    then, with fencing."""
     world = world_with([(0.0, 1.0, None, 1)], [[], []], 50.0, partitions=((), ((at, at + length),)))
     covered = [k for k in range(1, 50) if at <= k < at + length]
-    record, metrics = run(world, db(misses), count=2)
-    if len(covered) >= misses:
+    record, metrics = run(world, db(misses, fencing=fencing), count=2)
+    detected, back = float(covered[misses - 1]) if len(covered) >= misses else None, None
+    if detected is not None:
+        back = float(covered[-1] + 1)
         assert events(record, "false_detection", "detected_up") == [
-            (float(covered[misses - 1]), "false_detection", 1),
-            (float(covered[-1] + 1), "detected_up", 1),
+            (detected, "false_detection", 1),
+            (back, "detected_up", 1),
         ]
     else:
         assert events(record, "false_detection", "detected_up") == []
+    fenced = [(detected, "fenced", 1), (back, "unfenced", 1)] if detected and fencing else []
+    assert events(record, "fenced", "unfenced") == fenced
     assert metrics["false_detections"] == (len(covered) >= misses)
     assert math.isnan(metrics["detection_delay"])  # no true detection
 
