@@ -7,6 +7,8 @@ Python use::
     results.summary          # design, metric, mean, ci_low, ci_high, n
 """
 
+import sim.interrupts  # noqa: F401 (first of all: a Ctrl-C during the imports below is quiet)
+
 __version__ = "0.1.0"  # before the imports: sim.cache keys its files by it
 
 from sim import executors, plots

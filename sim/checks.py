@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from sim.errors import Problem
-from sim.failure_checks import failure_mode_problems
+from sim.failure_checks import failure_mode_churn, failure_mode_problems
 from sim.sections import DesignSpec, FailuresSpec
 
 if TYPE_CHECKING:
@@ -24,6 +24,8 @@ MAX_CRASHES_PER_STORE = 1_000_000
 MAX_RING_POINTS = 200_000  # a ring is rebuilt for each membership a run sees
 MAX_OUTAGES_PER_REPLICATION = 5_000_000
 MAX_SWEEP_CELLS = 10_000
+#: Balancer entries (ring points, Maglev slots, members) rebuilt per run: about 1 µs each.
+MAX_REBUILD_WORK = 500_000_000
 
 
 def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile) -> list[Problem]:
@@ -66,7 +68,38 @@ def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile)
         )
     if spec.strategy == "maglev" and spec.table_size < count:
         problems.append(Problem(where("balancer", "table_size"), f"must be at least {count}"))
-    return problems
+    return problems + churn_problems(design, raw, points)
+
+
+def churn_problems(design: DesignSpec, raw: _ScenarioFile, points: int) -> list[Problem]:
+    """Store churn: each store declared down or back up rebuilds the balancer, whose cost
+    grows with its size (a ring's points, a Maglev table), so many crashes of a large
+    balancer cost more than the orders. Counted as an upper bound: every crash detected."""
+    if design.queue != "db":
+        return []  # only the orchestrator changes a balancer's members
+    failures, count = raw.failures, raw.stores.count
+    horizon = raw.duration + (raw.drain if raw.drain is not None else raw.duration / 4)
+    crashes = len(failures.scripted)
+    if failures.mtbf is not None:
+        crashes += count * horizon / failures.mtbf
+    churn, mode_key = failure_mode_churn(raw, design, horizon)
+    spec = design.balancer
+    cost = {"ring": points, "bounded": points, "maglev": spec.table_size}.get(spec.strategy, count)
+    work = 2 * (crashes + churn) * cost  # declared down, then back up
+    if work <= MAX_REBUILD_WORK:
+        return []
+    key = ("failures", "mtbf") if failures.mtbf is not None else ("failures", "scripted")
+    if churn > crashes:  # mostly the failure modes' doing: lost answers, partitions, groups
+        key = mode_key
+    crashes += churn
+    return [
+        Problem(
+            key,
+            f"about {2 * crashes:.3g} balancer changes per run (stores declared down and "
+            f"up) times {cost:,} entries rebuilt each by {spec.strategy} "
+            f"(design {design.name}): {work:.3g}; the limit is {MAX_REBUILD_WORK:.0e}",
+        )
+    ]
 
 
 def world_key_problems(

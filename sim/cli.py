@@ -13,19 +13,33 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sim.cache import Cache
-from sim.executors import check_address, make_runner
+from sim.executors import (
+    DEFAULT_CLUSTER_TIMEOUT,
+    MAX_CLUSTER_TIMEOUT,
+    ClusterError,
+    check_address,
+    check_jobs,
+    make_runner,
+)
 from sim.experiment import run
 from sim.hashing_study import format_study, study
+from sim.interrupts import EXIT_INTERRUPTED
 from sim.loading import load_scenario
+from sim.lock import Busy, lock_path, locked
 from sim.outputs import replaceable, write_plan, write_results, write_study
 from sim.plan import plan
 from sim.scenario import Scenario, ScenarioError
 from sim.table import format_comparisons, format_plan, format_summary, format_sweep
+from sim.terminal import EXIT_BROKEN_PIPE, say, silence_stdout
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: The most replications `--precision` may add up to (the scenario's own limit).
+MAX_REPLICATIONS = 100_000
 
 
 def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -54,6 +68,14 @@ def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="run on this Dask scheduler (or set DASK_SCHEDULER_ADDRESS)",
     )
+    parser.add_argument(
+        "--cluster-timeout",
+        type=float,
+        default=DEFAULT_CLUSTER_TIMEOUT,
+        metavar="SECONDS",
+        help="with --scheduler: give up when the scheduler does not answer, or has no "
+        f"workers, for this long (default {DEFAULT_CLUSTER_TIMEOUT:g})",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -81,7 +103,10 @@ def run_parser() -> argparse.ArgumentParser:
         "this fraction of its mean (e.g. 0.05)",
     )
     parser.add_argument(
-        "--max-replications", type=int, default=1000, help="cap for --precision (default 1000)"
+        "--max-replications",
+        type=int,
+        default=1000,
+        help=f"cap for --precision (default 1000, at most {MAX_REPLICATIONS:,})",
     )
     parser.add_argument(
         "--orders", action="store_true", help="also write orders.parquet and timeline.csv"
@@ -127,24 +152,41 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _guarded(command, args: argparse.Namespace) -> int:
-    """Run a command with SIGTERM cleaning up like Ctrl-C, and interrupts reported."""
+    """Run a command with Ctrl-C and SIGTERM cleaning up (both raise KeyboardInterrupt),
+    and interrupts, broken pipes and cluster failures reported in a line, not a traceback."""
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    if main_thread:
+        previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return command(args)
+        status = command(args)
+        sys.stdout.flush()  # now, so that a reader gone away is seen here, not at exit
+        return status
     except KeyboardInterrupt:
-        print(
+        say(
             "interrupted: no results written (finished replications are kept, and the "
             "same command resumes)",
-            file=sys.stderr,
+            sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        silence_stdout()  # the reader went away: the results are written, nothing to say
+        return EXIT_BROKEN_PIPE
+    except _NotPrinted as error:
+        say(f"error: {error}", sys.stderr)
+        return error.status
+    except (Busy, ClusterError) as error:
+        say(f"error: {error}", sys.stderr)
+        return EXIT_FAILED
     except OSError as error:
-        print(f"error: {error}", file=sys.stderr)
+        silence_stdout()  # it may be stdout that failed (a full disk): not again at exit
+        say(f"error: {error}", sys.stderr)
         return EXIT_FAILED
     finally:
         if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -152,25 +194,40 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _load(args: argparse.Namespace, sweeps: list[str] = ()) -> Scenario | None:
+    """The scenario with the command line's overrides, or None after saying what is wrong
+    with it or with the other options."""
     sets = list(args.sets)
     if args.seed is not None:
         sets.append(f"seed={args.seed}")
     if args.replications is not None:
         sets.append(f"replications={args.replications}")
-    if args.jobs is not None and args.jobs < 1:
-        print("error: --jobs must be at least 1", file=sys.stderr)
-        return None
+    problems = [problem for problem in _option_problems(args) if problem]
+    if not problems:
+        try:
+            return load_scenario(args.scenario, sets, sweeps)
+        except ScenarioError as error:
+            problems = error.lines
+    for line in problems:
+        say(f"error: {line}", sys.stderr)
+    return None
+
+
+def _option_problems(args: argparse.Namespace) -> Iterator[str | None]:
+    """What is wrong with the options that are not keys of the scenario."""
+    if args.jobs is not None:
+        yield check_jobs(args.jobs)
     address = args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address and check_address(address):
         source = "--scheduler" if args.scheduler else "DASK_SCHEDULER_ADDRESS"
-        print(f"error: {source}: {check_address(address)}", file=sys.stderr)
-        return None
-    try:
-        return load_scenario(args.scenario, sets, sweeps)
-    except ScenarioError as error:
-        for line in error.lines:
-            print(f"error: {line}", file=sys.stderr)
-        return None
+        yield f"{source}: {check_address(address)}"
+    if not 0 < args.cluster_timeout <= MAX_CLUSTER_TIMEOUT:
+        yield f"--cluster-timeout must be more than 0 and at most {MAX_CLUSTER_TIMEOUT:g} s"
+    maximum = getattr(args, "max_replications", None)
+    if maximum is not None and not 1 <= maximum <= MAX_REPLICATIONS:
+        yield f"--max-replications must be 1 to {MAX_REPLICATIONS:,} (got {maximum})"
+    precision = getattr(args, "precision", None)
+    if precision is not None and not 0 < precision < 1:
+        yield "--precision must be between 0 and 1 (e.g. 0.05)"
 
 
 def _out(args: argparse.Namespace, scenario: Scenario, suffix: str = "") -> Path | None:
@@ -181,50 +238,94 @@ def _out(args: argparse.Namespace, scenario: Scenario, suffix: str = "") -> Path
 def _checked_out(out: Path) -> Path | None:
     problem = replaceable(out)
     if problem is not None:
-        print(f"error: --out {out}: {problem}", file=sys.stderr)
+        say(f"error: --out {out}: {problem}", sys.stderr)
         return None
     return out
 
 
+@contextmanager
+def _only_run_on(out: Path) -> Iterator[None]:
+    """Hold the lock of results folder `out`: a second run on it is refused."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with locked(lock_path(out)):
+            yield
+    except Busy as error:
+        raise Busy(f"--out {out}: {error}; wait for it, or choose another --out") from None
+
+
+class _NotPrinted(Exception):
+    """The results are written but could not be printed; `status` is the exit status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+@contextmanager
+def _printing(out: Path) -> Iterator[None]:
+    """Print the results of a run already written to `out`: a reader that went away
+    (BrokenPipeError) ends it quietly; any other failure says where the results are."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except KeyboardInterrupt:
+        raise _NotPrinted(
+            f"interrupted while printing; the results are in {out}/", EXIT_INTERRUPTED
+        ) from None
+    except OSError as error:
+        silence_stdout()  # else flushing at exit fails again
+        message = error.strerror or str(error)
+        raise _NotPrinted(
+            f"could not print the results ({message}); they are in {out}/", EXIT_FAILED
+        ) from None
+
+
 def run_main(args: argparse.Namespace) -> int:
-    """`python -m sim SCENARIO`: run, print, write."""
-    if args.precision is not None and not 0 < args.precision < 1:
-        print("error: --precision must be between 0 and 1 (e.g. 0.05)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    """`python -m sim SCENARIO`: run, write, then print."""
     scenario = _load(args, args.sweeps)
     out = _out(args, scenario) if scenario is not None else None
     if scenario is None or out is None:
         return EXIT_BAD_INPUT
-    cache = Cache(out.parent / f".{out.name}.partial")
     started = time.perf_counter()
-    results = run(
-        scenario,
-        keep_orders=args.orders or (args.plots and not scenario.sweep),
-        runner=make_runner(args.jobs, args.scheduler),
-        progress=not args.quiet and sys.stderr.isatty(),
-        trace=args.plots and not scenario.sweep,
-        precision=args.precision,
-        max_replications=args.max_replications,
-        cache=cache,
-    )
-    if scenario.sweep:
-        print(format_sweep(results.summary, scenario))
-    else:
-        print(format_summary(results.summary, scenario))
-        print(format_comparisons(results.comparisons, scenario))
-    for note in results.notes:
-        print(note)
-    written = write_results(results, out, tables=args.orders, figures=args.plots)
-    if not results.errors:
-        cache.clear()  # else keep it: the same command then redoes only the failed cells
-    runs = len(results.replications)
-    print(
-        f"\n{runs} design runs in {time.perf_counter() - started:.1f} s; wrote "
-        f"{', '.join(path.name for path in written)} to {out}/"
-    )
+    with _only_run_on(out):
+        cache = Cache(out.parent / f".{out.name}.partial")
+        results = run(
+            scenario,
+            keep_orders=args.orders or (args.plots and not scenario.sweep),
+            runner=make_runner(args.jobs, args.scheduler, args.cluster_timeout),
+            progress=not args.quiet and sys.stderr.isatty(),
+            trace=args.plots and not scenario.sweep,
+            precision=args.precision,
+            max_replications=args.max_replications,
+            cache=cache,
+        )
+        written = write_results(results, out, tables=args.orders, figures=args.plots)
+        if not results.errors:
+            cache.clear()  # else keep it: the same command then redoes only the failed cells
+    with _printing(out):
+        _print_results(results, scenario)
+        say(
+            f"\n{len(results.replications)} design runs in "
+            f"{time.perf_counter() - started:.1f} s; "
+            f"wrote {', '.join(path.name for path in written)} to {out}/"
+        )
     for cell, error in results.errors.items():
-        print(f"error: cell {cell} failed: {error}", file=sys.stderr)
+        say(f"error: cell {cell} failed: {error}", sys.stderr)
     return EXIT_FAILED if results.errors else EXIT_OK
+
+
+def _print_results(results, scenario: Scenario) -> None:
+    """The tables, then the notes (written already: printing can fail without loss)."""
+    if scenario.sweep:
+        say(format_sweep(results.summary, scenario))
+    else:
+        say(format_summary(results.summary, scenario))
+        say(format_comparisons(results.comparisons, scenario))
+    for note in results.notes:
+        say(note, sys.stderr if note.startswith("note:") else sys.stdout)
 
 
 def plan_main(argv: list[str]) -> int:
@@ -239,15 +340,15 @@ def _plan(args: argparse.Namespace) -> int:
     if scenario is None or out is None:
         return EXIT_BAD_INPUT
     if scenario.plan is None:
-        print(
-            f"error: {args.scenario}: no `plan:` section (key, low, high, targets)", file=sys.stderr
-        )
+        say(f"error: {args.scenario}: no `plan:` section (key, low, high, targets)", sys.stderr)
         return EXIT_BAD_INPUT
-    runner = make_runner(args.jobs, args.scheduler)
-    answer, evaluations = plan(scenario, runner, progress=not args.quiet)
-    print(format_plan(scenario, answer, evaluations))
-    written = write_plan(scenario, evaluations, answer, out)
-    print(f"\nwrote {', '.join(path.name for path in written)} to {out}/")
+    runner = make_runner(args.jobs, args.scheduler, args.cluster_timeout)
+    with _only_run_on(out):
+        answer, evaluations = plan(scenario, runner, progress=not args.quiet)
+        written = write_plan(scenario, evaluations, answer, out)
+    with _printing(out):
+        say(format_plan(scenario, answer, evaluations))
+        say(f"\nwrote {', '.join(path.name for path in written)} to {out}/")
     return EXIT_OK
 
 
@@ -258,12 +359,14 @@ def hashing_main(argv: list[str]) -> int:
 
 def _hashing(args: argparse.Namespace) -> int:
     if not 2 <= args.stores <= 1000 or not 1 <= args.keys <= 10_000_000:
-        print("error: --stores must be 2 to 1000 and --keys 1 to 10,000,000", file=sys.stderr)
+        say("error: --stores must be 2 to 1000 and --keys 1 to 10,000,000", sys.stderr)
         return EXIT_BAD_INPUT
     if _checked_out(args.out) is None:
         return EXIT_BAD_INPUT
-    frame = study(args.stores, args.keys)
-    print(format_study(frame))
-    written = write_study(frame, args.out)
-    print(f"\nwrote {', '.join(path.name for path in written)} to {args.out}/")
+    with _only_run_on(args.out):
+        frame = study(args.stores, args.keys)
+        written = write_study(frame, args.out)
+    with _printing(args.out):
+        say(format_study(frame))
+        say(f"\nwrote {', '.join(path.name for path in written)} to {args.out}/")
     return EXIT_OK

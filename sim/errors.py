@@ -14,7 +14,15 @@ class Problem:
 
     @property
     def dotted(self) -> str:
-        return ".".join(str(part) for part in self.path) or "(top level)"
+        return ".".join(shorten(str(part)) for part in self.path) or "(top level)"
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """A piece of the input as shown in a message: cut short if long, saying how long it
+    was, so that one mistake stays one short line however large the input."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 3]}... ({len(text):,} characters)"
 
 
 class ScenarioError(ValueError):

@@ -11,16 +11,42 @@ from __future__ import annotations
 
 import ctypes
 import os
-import re
 import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    as_completed,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from sim.cluster import (
+    DEFAULT_CLUSTER_TIMEOUT,
+    MAX_CLUSTER_TIMEOUT,
+    ClusterError,
+    check_address,
+    connect,
+)
+
+__all__ = [
+    "DEFAULT_CLUSTER_TIMEOUT",
+    "MAX_CLUSTER_TIMEOUT",
+    "ClusterError",
+    "Runner",
+    "check_address",
+    "check_jobs",
+    "make_runner",
+]
+
 RETRIES = 2
+#: Seconds without a finished task after which a cluster is asked whether it has workers.
+CHECK_SECONDS = 2.0
 
 
 class Runner:
@@ -58,7 +84,7 @@ class Runner:
                 futures = {
                     executor.submit(function, *arguments): key for key, arguments in pending.items()
                 }
-                for future in as_completed(futures):
+                for future in _as_completed(futures, getattr(context, "check", None)):
                     key = futures[future]
                     error = future.exception()
                     if isinstance(error, BrokenProcessPool) and attempt < self.retries:
@@ -74,6 +100,19 @@ class Runner:
             if not broken:
                 return
             pending = broken
+
+
+def _as_completed(futures: dict[Future, Any], check: Callable[[], None] | None):
+    """The futures as they finish; while none does, `check` (if any) may give up."""
+    if check is None:
+        yield from as_completed(futures)
+        return
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=CHECK_SECONDS, return_when=FIRST_COMPLETED)
+        if not done:
+            check()
+        yield from done
 
 
 def _stop(executor: Executor, futures: dict) -> None:
@@ -106,46 +145,40 @@ def _call(function: Callable[..., Any], arguments: tuple) -> tuple[Any, Exceptio
         return None, error
 
 
-ADDRESS = re.compile(r"^([a-z]+://)?[A-Za-z0-9_.\-\[\]:]*[A-Za-z0-9_\]]:\d{1,5}$")
+#: Processes per core `--jobs` may ask for: more only queue for the same cores.
+MAX_JOBS_PER_CORE = 4
 
 
-def check_address(address: str) -> str | None:
-    """What is wrong with a Dask scheduler address (`tcp://host:8786`), or None."""
-    if not ADDRESS.match(address):
-        return f"{address!r} is not a scheduler address such as tcp://host:8786"
+def check_jobs(jobs: int) -> str | None:
+    """What is wrong with a number of processes, or None."""
+    cores = os.cpu_count() or 1
+    limit = MAX_JOBS_PER_CORE * cores
+    if not 1 <= jobs <= limit:
+        return (
+            f"--jobs must be 1 to {limit} ({MAX_JOBS_PER_CORE} per core, {cores} cores "
+            f"here; got {jobs})"
+        )
     return None
 
 
-def make_runner(jobs: int | None = None, scheduler: str | None = None) -> Runner:
+def make_runner(
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    cluster_timeout: float = DEFAULT_CLUSTER_TIMEOUT,
+) -> Runner:
     """A runner for `jobs` local processes (1: this process; None: one per core), or for
-    the Dask scheduler at `scheduler` (or in DASK_SCHEDULER_ADDRESS)."""
+    the Dask scheduler at `scheduler` (or in DASK_SCHEDULER_ADDRESS), which must answer,
+    and have workers, within `cluster_timeout` seconds."""
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     if address:
-        return Runner(lambda: _dask_executor(address))
+        problem = check_address(address)
+        if problem:
+            raise ValueError(problem)
+        return Runner(lambda: connect(address, cluster_timeout))
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    problem = check_jobs(jobs)
+    if problem:
+        raise ValueError(problem)
     if jobs <= 1:
         return Runner(None)
     return Runner(lambda: ProcessPoolExecutor(max_workers=jobs, initializer=_worker_setup))
-
-
-def _dask_executor(address: str) -> AbstractContextManager[Executor]:
-    try:
-        from dask.distributed import Client
-    except ImportError as error:
-        raise RuntimeError(
-            "a Dask scheduler was given but dask.distributed is not installed: "
-            "pip install -e '.[dist]'"
-        ) from error
-    client = Client(address)
-    return _DaskExecutor(client)
-
-
-class _DaskExecutor(nullcontext):
-    """The client's executor, closing the client afterwards."""
-
-    def __init__(self, client: Any):
-        self.client = client
-        super().__init__(client.get_executor())
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()

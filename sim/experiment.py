@@ -167,7 +167,9 @@ def run(
             break
         wanted.update(more)
     bar.close()
-    return _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precision)
+    results = _assemble(scenario, grid, done, errors, wanted, keep_orders, trace, precision)
+    results.notes.extend(cache.notes if cache else [])  # entries that were run again
+    return results
 
 
 class _NoBar:

@@ -32,6 +32,28 @@ def failure_mode_problems(raw: _ScenarioFile, horizon: float) -> Iterator[Proble
         yield from _schedule_problems(path, spec, copies, count, horizon)
 
 
+def failure_mode_churn(
+    raw: _ScenarioFile, design: Any, horizon: float
+) -> tuple[float, tuple[str | int, ...]]:
+    """Stores declared down (then up) per run by the failure modes, at most (group
+    outages, each member; partitions; false detections from lost answers), and the key
+    of the largest part."""
+    count, network = raw.stores.count, raw.network
+    parts: list[tuple[float, tuple[str | int, ...]]] = []
+    for index, group in enumerate(raw.failures.groups):
+        outages = len(group.scripted) + (horizon / group.mtbf if group.mtbf else 0.0)
+        parts.append((outages * len(set(group.stores)), ("failures", "groups", index)))
+    partitions = network.partitions
+    spells = len(partitions.scripted) + (
+        count * horizon / partitions.mtbf if partitions.mtbf else 0
+    )
+    parts.append((spells, ("network", "partitions")))
+    p, k = network.poll_loss, design.orchestrator.misses
+    polls = count * horizon / design.orchestrator.poll_interval
+    parts.append((polls * (1 - p) * p**k, ("network", "poll_loss")))
+    return sum(part for part, _ in parts), max(parts)[1]
+
+
 def _schedule_problems(
     path: tuple[str | int, ...], spec: Any, copies: int, count: int, horizon: float
 ) -> Iterator[Problem]:

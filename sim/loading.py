@@ -15,24 +15,14 @@ from typing import Any
 
 import yaml
 
+from sim.errors import shorten
 from sim.scenario import DEFAULT_DESIGNS, Problem, Scenario, ScenarioError
 from sim.sweep import cells
+from sim.yamlsafe import YamlProblem, read_yaml
 
 MAX_FILE_BYTES = 1_000_000
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe loading that also reads `1e3` as a number (YAML 1.1 wants `1.0e3`)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: list(value) for key, value in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+#: Mistakes reported one per line; beyond, only how many more there are.
+MAX_REPORTED = 50
 
 
 def load_scenario(
@@ -72,7 +62,7 @@ def load_scenario(
         _check_plan(scenario)
         return scenario
     except ScenarioError as error:
-        lines = [_describe(problem, node, str(path), overrides) for problem in error.problems]
+        lines = _describe_all(error.problems, node, str(path), overrides)
         raise ScenarioError(error.problems, lines) from None
 
 
@@ -101,20 +91,23 @@ def parse_sweeps(sweeps: Iterable[str]) -> dict[str, list[Any]]:
     result: dict[str, list[Any]] = {}
     for item in sweeps:
         key, sep, text = item.partition("=")
+        option = f"--sweep {_cut(item)}"
         if not sep or not key.strip() or not text.strip():
-            raise ScenarioError([], [f"--sweep {item}: expected KEY=V1,V2,..."])
-        try:
-            if text.strip().startswith("["):
-                values = yaml.load(text, Loader=_Loader)
-            else:
-                values = [yaml.load(part, Loader=_Loader) for part in text.split(",")]
-        except RecursionError:
-            raise ScenarioError([], [f"--sweep {key}: the values are nested too deeply"]) from None
-        except yaml.YAMLError as error:
-            message = " ".join(str(error).split())
-            raise ScenarioError([], [f"--sweep {item}: not valid YAML ({message})"]) from None
+            raise ScenarioError([], [f"{option}: expected KEY=V1,V2,..."])
+        if text.strip().startswith("["):
+            values = _parse_value(text, option)
+        else:
+            values = [_parse_value(part, option) for part in text.split(",")]
         if not isinstance(values, list) or not values:
-            raise ScenarioError([], [f"--sweep {item}: expected a list of values"])
+            raise ScenarioError([], [f"{option}: expected a list of values"])
+        if key.strip() in result:
+            raise ScenarioError(
+                [],
+                [
+                    f"{option}: {_cut(key.strip())} is swept twice: give all its values "
+                    f"in one --sweep ({_cut(key.strip())}=V1,V2,...)"
+                ],
+            )
         result[key.strip()] = values
     return result
 
@@ -125,17 +118,16 @@ def parse_sets(sets: Iterable[str]) -> dict[tuple[str, ...], Any]:
     for item in sets:
         key, sep, value = item.partition("=")
         parts = tuple(key.strip().split("."))
+        option = f"--set {_cut(item)}"
         if not sep or not all(parts):
-            raise ScenarioError([], [f"--set {item}: expected KEY=VALUE with a dotted KEY"])
-        try:
-            overrides[parts] = yaml.load(value, Loader=_Loader) if value.strip() else None
-        except RecursionError:
-            raise ScenarioError([], [f"--set {key}: the value is nested too deeply"]) from None
-        except yaml.YAMLError as error:
-            raise ScenarioError(
-                [], [f"--set {item}: the value is not valid YAML ({error})"]
-            ) from None
+            raise ScenarioError([], [f"{option}: expected KEY=VALUE with a dotted KEY"])
+        overrides[parts] = _parse_value(value, option) if value.strip() else None
     return overrides
+
+
+def _cut(text: str) -> str:
+    """A command-line argument as echoed in a message: cut short if long."""
+    return shorten(text, 80)
 
 
 def _read_text(path: Path) -> str:
@@ -157,67 +149,26 @@ def _read_text(path: Path) -> str:
 
 
 def _parse(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
-    loader = None
     try:
-        loader = _Loader(text)  # the reader already refuses some characters here
-        node = loader.get_single_node()
-        if node is None:
-            return None, None
-        _check_nodes(node, filename)
-        return node, loader.construct_document(node)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
-        raise ScenarioError([], [f"{where}: not a valid scenario file: {error.problem}"]) from None
-    except yaml.reader.ReaderError as error:
-        line = text.count("\n", 0, error.position) + 1
-        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
-        raise ScenarioError(
-            [],
-            [
-                f"{filename}:{line}:{column}: not a valid scenario file: "
-                f"character #x{error.character:04x} is not allowed in YAML"
-            ],
-        ) from None
-    except yaml.YAMLError as error:
-        message = " ".join(str(error).split())
-        raise ScenarioError([], [f"{filename}: not a valid scenario file: {message}"]) from None
-    except RecursionError:
-        raise ScenarioError(
-            [], [f"{filename}: not a valid scenario file: nested too deeply"]
-        ) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+        return read_yaml(text)
+    except YamlProblem as problem:
+        detail = (
+            f"not a valid scenario file: {problem.detail}" if problem.syntax else problem.detail
+        )
+        raise ScenarioError([], [f"{problem.where(filename)}: {detail}"]) from None
 
 
-def _check_nodes(root: yaml.Node, filename: str) -> None:
-    """Refuse aliases (a node reached twice) and duplicate keys, with their line."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            raise ScenarioError(
-                [], [f"{_mark(node, filename)}: anchors and aliases are not allowed"]
-            )
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            keys: set[Any] = set()
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in keys:
-                        raise ScenarioError(
-                            [], [f"{_mark(key, filename)}: duplicate key {key.value!r}"]
-                        )
-                    keys.add(key.value)
-                stack += [key, value]
-        elif isinstance(node, yaml.SequenceNode):
-            stack += node.value
-
-
-def _mark(node: yaml.Node, filename: str) -> str:
-    return f"{filename}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+def _parse_value(text: str, option: str) -> Any:
+    """A `--set` or `--sweep` value, read as YAML with the file's rules; `option` (say
+    `--set stores.count=[1,`) starts the one line that refuses it."""
+    try:
+        return read_yaml(text)[1]
+    except YamlProblem as problem:
+        detail = problem.detail
+        if problem.syntax:
+            column = f", at column {problem.column}" if problem.line == 1 else ""
+            detail = f"the value is not valid YAML ({detail}{column})"
+        raise ScenarioError([], [f"{option}: {detail}"]) from None
 
 
 def _default_name(path: Path) -> str:
@@ -248,9 +199,24 @@ def _apply_sets(data: dict[str, Any], overrides: Mapping[tuple[str, ...], Any]) 
         target[parts[-1]] = value
 
 
+def _describe_all(
+    problems: Sequence[Problem],
+    root: yaml.Node | None,
+    filename: str,
+    overrides: Mapping[tuple[str, ...], Any],
+) -> list[str]:
+    """A line per problem (the first `MAX_REPORTED`, then how many more), each found in
+    the file in one pass: a mapping's keys are indexed once, not searched per problem."""
+    locator = _Locator(root)
+    lines = [_describe(p, locator, filename, overrides) for p in problems[:MAX_REPORTED]]
+    if len(problems) > MAX_REPORTED:
+        lines.append(f"{filename}: and {len(problems) - MAX_REPORTED:,} more mistakes")
+    return lines
+
+
 def _describe(
     problem: Problem,
-    root: yaml.Node | None,
+    locator: _Locator,
     filename: str,
     overrides: Mapping[tuple[str, ...], Any],
 ) -> str:
@@ -259,29 +225,53 @@ def _describe(
     for parts, value in overrides.items():
         if path[: len(parts)] == parts or (parts[: len(path)] == path and path):
             if parts[0] == "sweep" and len(parts) == 2:
-                shown = ",".join(map(str, value))
-                return f"--sweep {parts[1]}={shown}: {problem.dotted}: {problem.message}"
-            return f"--set {'.'.join(parts)}={value}: {problem.dotted}: {problem.message}"
-    node = _locate(root, problem.path)
+                option = f"--sweep {_cut(parts[1] + '=' + ','.join(map(str, value)))}"
+            else:
+                option = f"--set {_cut('.'.join(parts) + '=' + str(value))}"
+            return f"{option}: {problem.dotted}: {problem.message}"
+    node = locator.locate(problem.path)
     where = _mark(node, filename) if node is not None else filename
     return f"{where}: {problem.dotted}: {problem.message}"
 
 
-def _locate(node: yaml.Node | None, path: Sequence[str | int]) -> yaml.Node | None:
-    """The deepest node along `path`; parts that name a union's tag are skipped."""
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            found = next((v for k, v in node.value if str(k.value) == str(part)), None)
-            if found is None:
-                tags = {str(v.value) for k, v in node.value if isinstance(v, yaml.ScalarNode)}
-                if str(part) in tags:
-                    continue
+def _mark(node: yaml.Node, filename: str) -> str:
+    return f"{filename}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+class _Locator:
+    """Finds the node of a key path in a file's node tree."""
+
+    def __init__(self, root: yaml.Node | None):
+        self.root = root
+        self._keys: dict[int, dict[str, yaml.Node]] = {}  # mapping node -> key -> value
+        self._tags: dict[int, set[str]] = {}  # mapping node -> its scalar values
+
+    def locate(self, path: Sequence[str | int]) -> yaml.Node | None:
+        """The deepest node along `path`; parts that name a union's tag are skipped."""
+        node = self.root
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                found = self._index(node).get(str(part))
+                if found is None:
+                    if str(part) in self._tags[id(node)]:
+                        continue
+                    return node
+                node = found
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if part >= len(node.value):
+                    return node
+                node = node.value[part]
+            else:
                 return node
-            node = found
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                return node
-            node = node.value[part]
-        else:
-            return node
-    return node
+        return node
+
+    def _index(self, node: yaml.MappingNode) -> dict[str, yaml.Node]:
+        if id(node) not in self._keys:
+            keys: dict[str, yaml.Node] = {}
+            for key, value in node.value:
+                keys.setdefault(str(key.value), value)  # the first, as a search would
+            self._keys[id(node)] = keys
+            self._tags[id(node)] = {
+                str(v.value) for _, v in node.value if isinstance(v, yaml.ScalarNode)
+            }
+        return self._keys[id(node)]

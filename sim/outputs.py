@@ -7,6 +7,8 @@ as they were and, at worst, a hidden temporary folder, never a half-written file
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -55,8 +57,17 @@ MARKER = ".written-by-sim"
 
 def replaceable(out: Path) -> str | None:
     """Why `out` may not become a results folder (None if it may): it must not exist, or
-    be an empty folder, or be a results folder `sim` wrote."""
+    be an empty folder, or be a results folder `sim` wrote; not be a symbolic link (the
+    folder is replaced by renames, which would replace the link, not what it points to);
+    and every folder above it that exists must be a folder."""
     out = Path(out)
+    if out.is_symlink():
+        return f"is a symbolic link (to {os.readlink(out)}): give the folder itself"
+    for above in out.parents:
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                return f"is under {above}, which is not a folder"
+            break
     if not out.exists():
         return None
     if not out.is_dir():
@@ -74,7 +85,7 @@ def _write_folder(out: Path, write: Callable[[Path], list[str]]) -> list[Path]:
     if problem is not None:
         raise FileExistsError(f"{out}: {problem}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    staging = _new_folder(out.parent, f".{out.name}.tmp-")
     try:
         names = write(staging)
         (staging / MARKER).write_text("results of sim; this folder is replaced by the next run\n")
@@ -151,6 +162,18 @@ def write_plan(scenario, evaluations: list, answer: int | None, out: Path) -> li
         return ["plan.csv", "plan.png", "scenario.yaml"]
 
     return _write_folder(out, write)
+
+
+def _new_folder(parent: Path, prefix: str) -> Path:
+    """A new folder of a name no other process uses, with the permissions the umask
+    gives (unlike `tempfile.mkdtemp`, which makes it private to its owner)."""
+    while True:
+        folder = parent / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
 
 
 def _replace(staging: Path, out: Path) -> None:

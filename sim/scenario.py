@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 
 from sim.checks import design_problems, plan_problems, sweep_problems, world_problems
-from sim.errors import Problem, ScenarioError
+from sim.errors import Problem, ScenarioError, shorten
 from sim.failure_sections import NetworkSpec, OutagesSpec
 from sim.sections import (
     ArrivalSpec,
@@ -179,7 +179,7 @@ def _problems(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> lis
         message = item["msg"]
         value = item.get("input")
         if item["type"] not in ("missing", "extra_forbidden") and _is_scalar(value):
-            message += f" (got {value!r})"
+            message += f" (got {shorten(repr(value))})"
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         problems.append(Problem(prefix + tuple(item["loc"]), message))

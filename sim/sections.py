@@ -120,8 +120,8 @@ class PlanSpec(_Section):
     every target holds with the given confidence, for one design."""
 
     key: str = Field(pattern=r"^[a-z_]+(\.[A-Za-z0-9_]+)*$")
-    low: int
-    high: int
+    low: int = Field(ge=0, le=1_000_000)  # a bisection of at most 20 steps
+    high: int = Field(ge=0, le=1_000_000)
     targets: list[str] = Field(min_length=1, max_length=20)
     design: str | None = None  # default: the first design
     confidence: float = Field(default=0.95, ge=0.5, le=0.999)

@@ -24,6 +24,14 @@ def sim(*args: str) -> subprocess.Popen:
     )
 
 
+def wait_for_a_finished_replication(cache: Path, run: subprocess.Popen) -> None:
+    """Until a replication is kept in the cache: the run is then well into the simulation,
+    long before the writing, however slowly it started."""
+    while not (cache.exists() and any(cache.glob("*.simrep"))):
+        assert run.poll() is None, "the run ended before any replication was kept"
+        time.sleep(0.05)  # polling for the file; the wait is as long as it takes
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
 
@@ -36,18 +44,22 @@ def test_killed_run_leaves_previous_results_intact(tmp_path, signum):
     before = snapshot(out)
 
     long = sim("--out", str(out), "--replications", "400", "--orders", "--seed", "99")
-    time.sleep(2.0)  # well into the simulation, long before the writing
-    assert long.poll() is None, "the long run finished too early to be interrupted"
+    wait_for_a_finished_replication(tmp_path / ".dominoes.partial", long)
     signalled = time.perf_counter()
     long.send_signal(signum)
-    status = long.wait(timeout=60)
-    # It stops now, not after the queued replications (the default is a process pool).
-    assert time.perf_counter() - signalled < 10
+    status = long.wait(timeout=120)
+    # It stops now, not after the queued replications (the default is a process pool):
+    # 400 replications take minutes; a generous bound for a loaded machine.
+    assert time.perf_counter() - signalled < 30
 
     assert status != 0
     assert snapshot(out) == before
-    assert [p.name for p in tmp_path.iterdir()] == ["dominoes"]
+    left = {p.name for p in tmp_path.iterdir()}
+    # Finished replications are kept for the next run; a lock file survives only kill -9
+    # (and then locks nothing); no temporary folder is ever left.
+    assert left - {".dominoes.partial", ".dominoes.lock"} == {"dominoes"}
     if signum != signal.SIGKILL:
+        assert ".dominoes.lock" not in left
         stderr = long.stderr.read()
         assert status == 130
         assert "interrupted" in stderr

@@ -8,7 +8,7 @@ import pytest
 from test_loading import MINIMAL, refusal, write
 
 from sim.loading import load_scenario
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ScenarioError
 from sim.schedules import lost_polls
 from sim.world import draw_world
 
@@ -148,3 +148,21 @@ def test_lost_polls_are_independent_with_probability_p_and_do_not_depend_on_the_
     fewer = lost_polls(np.random.default_rng(1), p, 1_000)
     assert np.array_equal(fewer, ticks[ticks <= 1_000])
     assert len(lost_polls(np.random.default_rng(1), 0.0, 1_000)) == 0
+
+
+def test_churn_from_lost_answers_is_bounded_like_crashes():
+    """Each false detection rebuilds the balancer twice: a large ring falsely declared down
+    at every other poll is refused, naming the key to change."""
+    data = {
+        "name": "churn",
+        "duration": 100_000.0,
+        "stores": {"count": 1000},
+        "orders": {"online": {"rate": 1.0}, "prep_time": {"dist": "exponential", "mean": 1}},
+        "network": {"poll_loss": 0.5},
+        "orchestrator": {"poll_interval": 5.0},
+    }
+    with pytest.raises(ScenarioError) as caught:
+        Scenario.from_mapping(data)
+    [problem] = caught.value.problems
+    assert problem.dotted == "network.poll_loss"
+    assert "balancer changes per run" in problem.message
