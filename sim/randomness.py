@@ -21,6 +21,13 @@ STREAMS = {
     "offline_prep": 3,
     "failures": 4,
     "order_keys": 5,
+    # Failure modes (sim.schedules), from 20 on.
+    "group_outages": 20,
+    "partitions": 21,
+    "slowdowns": 22,
+    "poll_loss": 23,
+    "database_outages": 24,
+    "orchestrator_outages": 25,
 }
 
 

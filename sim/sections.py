@@ -8,18 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from sim.distributions import Distribution
+from sim.failure_sections import GroupSpec, OutagesSpec, SlowdownsSpec
+from sim.fields import NonNegativeFinite, PositiveFinite, _Section
 from sim.hashing.maglev import is_prime
 
-PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 DesignName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class StoresSpec(_Section):
@@ -58,12 +54,18 @@ class FailuresSpec(_Section):
     mtbf: PositiveFinite | None = None
     mttr: PositiveFinite | None = None
     scripted: Annotated[tuple[ScriptedCrash, ...], Field(strict=False)] = ()
+    groups: Annotated[tuple[GroupSpec, ...], Field(strict=False)] = ()
+    slowdowns: SlowdownsSpec = SlowdownsSpec()
 
 
 class DatabaseSpec(_Section):
-    """The order database: time from a store finishing to the D status landing."""
+    """The order database: time from a store finishing to the D status landing; its
+    outages, and what new orders do while it is down (`reject`: lost at the door;
+    `retry`: written when it is back). `outages` and `when_down` belong to the world."""
 
     ack_delay: NonNegativeFinite = 0.0
+    outages: OutagesSpec = OutagesSpec()
+    when_down: Literal["reject", "retry"] = "reject"
 
 
 class OrchestratorSpec(_Section):
@@ -76,6 +78,12 @@ class OrchestratorSpec(_Section):
     poll_interval: PositiveFinite = 1.0
     misses: int = Field(default=2, ge=1, le=1_000_000)
     redistribute: Literal["all", "owned"] = "all"
+    # The orchestrator's outages (no polls while down) belong to the world; the rest is
+    # the design's: see the README's "Failures as they really happen".
+    outages: OutagesSpec = OutagesSpec()
+    fencing: bool = False
+    incarnations: bool = False
+    max_age: PositiveFinite | None = None
 
 
 class BalancerSpec(_Section):

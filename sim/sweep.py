@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.errors import Problem, ScenarioError
-from sim.scenario import DESIGN_SECTIONS, Scenario
+from sim.scenario import DESIGN_SECTIONS, WORLD_KEYS, Scenario
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,11 @@ def plain_mapping(scenario: Scenario) -> dict[str, Any]:
 
 
 def apply_key(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set dotted `key` in a scenario mapping; a design section key goes to every design."""
+    """Set dotted `key` in a scenario mapping; a design section key goes to every design
+    (but a key of the world in such a section, like `database.outages`, to the world)."""
     parts = key.split(".")
-    if parts[0] in DESIGN_SECTIONS:
+    world = len(parts) > 1 and parts[1] in WORLD_KEYS.get(parts[0], ())
+    if parts[0] in DESIGN_SECTIONS and not world:
         for design in data.get("designs", {}).values():
             _set(design, parts, value)
     else:

@@ -6,6 +6,8 @@ Events at the same instant run in this order, then in the order they were schedu
 2. FAILURE: a store crashes or recovers.
 3. ARRIVAL: an order arrives.
 4. POLL: the orchestrator polls the stores.
+5. LEASE: N orders whose lease (`orchestrator.max_age`) ran out are sent again, after
+   the round's own decisions.
 
 So a preparation that ends at the very instant of a crash counts as finished, an order
 arriving at the instant of a crash finds the store down, one arriving at a recovery finds
@@ -23,6 +25,7 @@ COMPLETION = 0
 FAILURE = 1
 ARRIVAL = 2
 POLL = 3
+LEASE = 4
 
 
 class At(Event):
