@@ -139,7 +139,7 @@ def timeline(
     stores, horizon, unit = scenario.stores.count, scenario.horizon, scenario.time_unit
     start, end, zoomed = _window(events, horizon, window)
     trace, stores, clipped = _first_stores(trace, stores)
-    events = events[~(events["store"] >= stores)]  # keep chain-wide events (no store)
+    events = events[events["store"].isna() | (events["store"] < stores)]  # and chain-wide
     held = held_over_time(trace)
     peak = max(1, int(held["held"].max()) if len(held) else 1)
     cols = 1 if len(designs) <= 3 else 2

@@ -215,7 +215,15 @@ def test_the_timeline_shows_the_failure_modes():
     panel = figure.axes[designs.index("mq_ring")]
     colors = {tuple(c.get_facecolor()[0][:3]) for c in panel.collections if len(c.get_paths())}
     assert len(colors) >= 3  # down (grey), partition (blue), slowdown (yellow)
+    shaded = [patch for patch in panel.patches if patch.get_alpha() == 0.12]
     mine = results.timeline.query("design == 'mq_ring' and replication == 0")
+    outages = mine["event"].isin(["database_down", "orchestrator_down"]).sum()
+    assert len(shaded) == outages > 0  # chain-wide events (no store) are kept
+    redistributions = (mine["event"] == "redistribute").sum()
+    verticals = [
+        line for line in panel.lines if list(line.get_xdata())[:1] * 2 == list(line.get_xdata())
+    ]
+    assert len(verticals) >= redistributions > 0
     falsely = mine[mine["event"] == "false_detection"]
     orange = [line for line in panel.lines if line.get_color() == "tab:orange"]
     assert sum(len(line.get_xdata()) for line in orange) == len(falsely) > 0
