@@ -172,10 +172,10 @@ def _mistyped_command(word: str, commands) -> bool:
     match = closest(word, commands)
     if match is None:
         return False
-    print(
+    say(
         f"error: {word}: no such scenario file, and no command {word!r} "
         f"(did you mean `python -m sim {match}`?)",
-        file=sys.stderr,
+        sys.stderr,
     )
     return True
 
