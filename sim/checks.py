@@ -12,6 +12,13 @@ from typing import TYPE_CHECKING
 
 from sim.demand import demand_problems, expected_orders
 from sim.errors import Problem
+from sim.failure_checks import (
+    MAX_OUTAGES_PER_REPLICATION,
+    failure_mode_churn,
+    failure_mode_key,
+    failure_mode_problems,
+)
+from sim.failure_sections import WORLD_KEYS
 from sim.sections import DesignSpec, FailuresSpec
 from sim.suggest import did_you_mean
 from sim.targets import parse_target, plan_range_problems
@@ -23,7 +30,6 @@ if TYPE_CHECKING:
 MAX_ORDERS_PER_REPLICATION = 50_000_000
 MAX_CRASHES_PER_STORE = 1_000_000
 MAX_RING_POINTS = 20_000_000  # 12 bytes a point, built once per process
-MAX_OUTAGES_PER_REPLICATION = 5_000_000
 MAX_SWEEP_CELLS = 10_000
 #: The most one replication of one design may be estimated to take, on one core.
 MAX_SECONDS_PER_DESIGN_RUN = 4 * 3600
@@ -52,6 +58,9 @@ COST_KEYS = {
     "poll rounds": ("orchestrator", "poll_interval"),
     "redistributions": ("orchestrator", "redistribute"),
     "ring": ("balancer", "vnodes"),
+    "lost polls": ("network", "poll_loss"),
+    "leases": ("orchestrator", "max_age"),
+    # "failure modes": the key of their largest part (`failure_mode_key`)
 }
 MAX_POLLS_PER_REPLICATION = 50_000_000  # Kafka: auto-commits (a poll each) per run
 MAX_REBALANCE_WORK = 1e9  # Kafka: partitions (and members) gone through at each rebalance
@@ -64,15 +73,17 @@ def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile)
         overridden = key in getattr(entry, section) and raw.designs is not None
         return ("designs", design.name, section, key) if overridden else (section, key)
 
-    count, problems = raw.stores.count, []
+    count, problems = raw.stores.count, list(world_key_problems(design, entry, raw))
     cost = run_cost(design, raw)
     if sum(cost.values()) > MAX_SECONDS_PER_DESIGN_RUN:
         term = max(cost, key=cost.__getitem__)
-        section, *key = COST_KEYS[term]
+        path = COST_KEYS.get(term) or failure_mode_key(raw, design)
+        if len(path) == 2 and path[0] in ("database", "orchestrator", "balancer"):
+            path = where(*path)  # a design may set it
         terms = ", ".join(f"{name} {seconds:.3g}" for name, seconds in cost.items() if seconds)
         problems.append(
             Problem(
-                where(section, key[0]) if key else (section,),
+                path,
                 f"the run of design {design.name} would take about {sum(cost.values()):.3g} s "
                 f"on one core, mostly {term} ({terms}); the limit is "
                 f"{MAX_SECONDS_PER_DESIGN_RUN:,} s",
@@ -167,8 +178,12 @@ def run_cost(design: DesignSpec, raw: _ScenarioFile) -> dict[str, float]:
     crash and visits the stores it watches: a crashed store until it is declared down,
     `misses` rounds or its outage, and once more when it comes back); redistributions
     (at most one per round, each looking at every N order under `all`, in numpy or one by
-    one as the strategy allows); and building the ring's points. Rates are the means of
-    the scenario, so this is an estimate, not a bound; SECONDS_PER says what a unit costs.
+    one as the strategy allows); and building the ring's points. The failure modes add
+    stores declared down like crashes (group outages, partitions, false detections: the
+    "failure modes" share of those terms), lost answers (each a store visited, and a round
+    woken), and with `max_age` a lease per order sent, checked at most once per round.
+    Rates are the means of the scenario, so this is an estimate, not a bound;
+    SECONDS_PER says what a unit costs.
     """
     count, horizon = (
         raw.stores.count,
@@ -187,9 +202,23 @@ def run_cost(design: DesignSpec, raw: _ScenarioFile) -> dict[str, float]:
     cost = {"orders": arrived * SECONDS_PER["order"], "look-ups": online * per_lookup}
     points = sum(max(1, round(spec.vnodes * spec.weights.get(s, 1.0))) for s in range(count))
     cost["ring"] = points * SECONDS_PER["ring_point"] if strategy in ("ring", "bounded") else 0.0
-    if design.queue != "db" or crashes == 0:
+    if design.queue != "db":
         return cost
     poll = design.orchestrator.poll_interval
+    lost = count * horizon / poll * raw.network.poll_loss
+    cost["lost polls"] = (
+        lost * SECONDS_PER["visit"] + min(horizon / poll, lost) * SECONDS_PER["round"]
+    )
+    if design.orchestrator.max_age is not None:
+        checks = min(horizon / poll, online)
+        cost["leases"] = online * SECONDS_PER["visit"] + checks * SECONDS_PER["round"]
+    churn = failure_mode_churn(raw, design, horizon)[0]
+    if crashes + churn == 0:
+        return cost
+    outage = max(
+        outage, raw.network.partitions.mttr or 0.0, *(g.mttr or 0.0 for g in failures.groups)
+    )
+    crashes += churn
     watched = min(design.orchestrator.misses, math.ceil(outage / poll)) + 2
     rounds = min(horizon / poll, crashes * watched)
     changes = 2 * crashes
@@ -206,6 +235,13 @@ def run_cost(design: DesignSpec, raw: _ScenarioFile) -> dict[str, float]:
         vectorized = strategy in ("ring", "modulo", "maglev")
         per_order = SECONDS_PER["scanned_order"] if vectorized else SECONDS_PER["routed_order"]
         cost["redistributions"] = redistributions * waiting * (per_order + per_lookup)
+    if churn:
+        share = churn / crashes  # of the stores declared down, those the failure modes add
+        outages = ("membership changes", "poll rounds", "redistributions")
+        cost["failure modes"] = share * sum(cost.get(term, 0.0) for term in outages)
+        for term in outages:
+            if term in cost:
+                cost[term] *= 1 - share
     return cost
 
 
@@ -215,6 +251,23 @@ def expected_crashes(failures: FailuresSpec, count: int, horizon: float) -> floa
     if failures.mtbf is not None:
         crashes += count * horizon / failures.mtbf
     return crashes
+
+
+def world_key_problems(
+    design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile
+) -> Iterator[Problem]:
+    """Outages of the database and the orchestrator, and what customers do while the
+    database is down, are the world's: every design sees the same."""
+    if raw.designs is None:
+        return
+    for section, keys in WORLD_KEYS.items():
+        for key in keys:
+            if key in getattr(entry, section):
+                yield Problem(
+                    ("designs", design.name, section, key),
+                    f"belongs to the world, the same for every design: set it under the "
+                    f"top-level `{section}` section",
+                )
 
 
 def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
@@ -248,6 +301,7 @@ def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:
             f"{MAX_ORDERS_PER_REPLICATION:.0e}",
         )
     yield from failure_problems(raw.failures, raw.stores.count, horizon)
+    yield from failure_mode_problems(raw, horizon)
 
 
 def failure_problems(failures: FailuresSpec, count: int, horizon: float) -> Iterator[Problem]:

@@ -169,6 +169,13 @@ def _key_findings(replications, key, values, rest, designs, unit) -> list[str]:
     return lines
 
 
+def change(replications: pd.DataFrame, design: str, baseline: str, metric: str) -> str:
+    """`baseline`'s mean → `design`'s on `metric`, and whether the paired difference is
+    established (by the rule)."""
+    after = _by_replication(replications, design, metric)
+    return _change(paired(after, _by_replication(replications, baseline, metric)))
+
+
 def _change(pair: Paired) -> str:
     before, after = format_number(pair.mean_b), format_number(pair.mean_a)
     verdict = pair.verdict

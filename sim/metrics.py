@@ -41,6 +41,12 @@ METRICS = (
     "max_lag",
     "cancelled",
     "late",
+    "held",
+    "stranded",
+    "stranded_time",
+    "false_detections",
+    "rejected",
+    "slow_time",
 )
 
 #: Every metric is a count, a time or a share: none is below 0, and a share is at most 1.
@@ -110,6 +116,22 @@ def replication_metrics(
         "max_lag": float(counters.get("max_lag", math.nan)),
         "cancelled": cancelled,
         "late": _late(orders, warmup, sla, horizon),
+        **_unfinished_parts(orders),
+        "false_detections": int((events == "false_detection").sum()),
+        "rejected": int((orders["lost_reason"] == "db_down").sum()),
+        "slow_time": float(orders["slow_time"].sum()),
+    }
+
+
+def _unfinished_parts(orders: pd.DataFrame) -> dict[str, float]:
+    """unfinished = held (in a store's RAM at the end) + stranded (in none), and the
+    order-time spent stranded during the run."""
+    unfinished = int((orders["status"] == "unfinished").sum())
+    stranded = int(orders["stranded"].sum())
+    return {
+        "held": unfinished - stranded,
+        "stranded": stranded,
+        "stranded_time": float(orders["stranded_time"].sum()),
     }
 
 

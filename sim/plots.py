@@ -55,10 +55,32 @@ EVENT_MARKS: dict[str, dict] = {
         "delay": "detection_delay",
         "label": "declared down (line back to the crash: detection delay)",
     },
+    "false_detection": {
+        "marker": "v",
+        "offset": -0.25,
+        "color": "tab:orange",
+        "label": "declared down while up (false detection)",
+    },
 }
-#: Spans on a store's band, from an event to the next event of another kind.
+#: Spans on a store's band, from an event to the next event of another kind (drawn in
+#: this order, see-through where `alpha` says so, so that spans that overlap both show).
 EVENT_SPANS: dict[tuple[str, str], dict] = {
     ("crash", "recover"): {"color": "0.85", "label": "store down"},
+    ("partition", "partition_end"): {
+        "color": "tab:blue",
+        "alpha": 0.25,
+        "label": "cut off the orchestrator (partition)",
+    },
+    ("slowdown", "slowdown_end"): {"color": "gold", "alpha": 0.35, "label": "slow store"},
+    ("fenced", "unfenced"): {"color": "tab:brown", "alpha": 0.2, "label": "fenced"},
+}
+#: Chain-wide spans (events with no store), shaded across a whole panel.
+EVENT_PERIODS: dict[tuple[str, str], dict] = {
+    ("database_down", "database_up"): {"color": "tab:red", "label": "database down"},
+    ("orchestrator_down", "orchestrator_up"): {
+        "color": "tab:purple",
+        "label": "orchestrator down",
+    },
 }
 #: Chain-wide instants, drawn as verticals across a panel.
 EVENT_LINES: dict[str, dict] = {
@@ -107,8 +129,11 @@ def timeline(
     path: str | Path | None = None,
 ) -> Figure:
     """One replication (the traced one): a panel per design, a band per store. Grey where
-    the store is down, x at crashes, triangles where the orchestrator declared it down
-    (the line back to the crash is the detection delay), dotted verticals at
+    the store is down, blue where it is cut off the orchestrator (partition), yellow
+    where it is slow, brown where it is fenced, x at crashes, triangles where the
+    orchestrator declared it down (the line back to the crash is the detection delay;
+    orange: a false detection, the store was up), red and purple shading across the panel
+    while the database or the orchestrator is down, dotted verticals at
     redistributions, and in each band a line: the orders the store holds, from 0 at the
     band's bottom to the peak at its top. `window` (start, end) shows part of the run;
     "auto" zooms on the busiest quarter when a panel has too many crashes to read."""
@@ -118,7 +143,7 @@ def timeline(
     stores, horizon, unit = scenario.stores.count, scenario.horizon, scenario.time_unit
     start, end, zoomed = _window(events, horizon, window)
     trace, stores, clipped = _first_stores(trace, stores)
-    events = events[~(events["store"] >= stores)]  # keep chain-wide events (no store)
+    events = events[events["store"].isna() | (events["store"] < stores)]  # and chain-wide
     held = held_over_time(trace)
     peak = max(1, int(held["held"].max()) if len(held) else 1)
     cols = 1 if len(designs) <= 3 else 2
@@ -169,6 +194,9 @@ def _window(events: pd.DataFrame, horizon: float, window) -> tuple[float, float,
 def _design_panel(ax, events, held, design, stores, horizon) -> None:
     color = design_colors(list(held["design"].cat.categories))[design]
     peak = max(1, int(held["held"].max()) if len(held) else 1)
+    for (begin, stop), style in EVENT_PERIODS.items():
+        for start, length in _periods(events, begin, stop, horizon):
+            ax.axvspan(start, start + length, color=style["color"], alpha=0.12, zorder=0)
     for (begin, stop), style in EVENT_SPANS.items():
         _spans(ax, events, begin, stop, style, stores, horizon)
     for kind, style in EVENT_LINES.items():
@@ -193,7 +221,18 @@ def _spans(ax, events, begin, stop, style, stores, horizon) -> None:
         padded = np.append(ends, horizon)  # a span still open at the end runs to the horizon
         finish_at = padded[np.searchsorted(ends, starts, side="left")]
         spans = [(s, e - s) for s, e in zip(starts, finish_at, strict=True)]
-        ax.broken_barh(spans, (store - 0.45, 0.9), color=style["color"], zorder=0)
+        ax.broken_barh(
+            spans, (store - 0.45, 0.9), color=style["color"], alpha=style.get("alpha"), zorder=0
+        )
+
+
+def _periods(events: pd.DataFrame, begin: str, stop: str, horizon: float) -> list[tuple]:
+    """(start, length) of each chain-wide interval opened by `begin` and closed by the
+    next `stop`, or by the horizon."""
+    starts = events.loc[events["event"] == begin, "time"].to_numpy(dtype=float)
+    ends = np.sort(events.loc[events["event"] == stop, "time"].to_numpy(dtype=float))
+    finish_at = np.append(ends, horizon)[np.searchsorted(ends, starts, side="left")]
+    return [(a, b - a) for a, b in zip(starts, finish_at, strict=True)]
 
 
 def _marks(ax, events: pd.DataFrame, style: dict) -> None:
@@ -219,7 +258,13 @@ def _timeline_legend(designs, colors, peak) -> list:
     handles.append(
         Line2D([], [], color="none", label=f"(line height: orders held, 0–{peak} per band)")
     )
-    handles += [Patch(color=s["color"], label=s["label"]) for s in EVENT_SPANS.values()]
+    handles += [
+        Patch(color=s["color"], alpha=s.get("alpha"), label=s["label"])
+        for s in EVENT_SPANS.values()
+    ]
+    handles += [
+        Patch(color=s["color"], alpha=0.12, label=s["label"]) for s in EVENT_PERIODS.values()
+    ]
     handles += [
         Line2D(
             [],
@@ -275,9 +320,7 @@ def load_after_crash(
     else:
         axes[0, 0].set_visible(True)
         axes[0, 0].text(0.5, 0.5, f"no redistribution in replication {replication}", ha="center")
-    title(
-        fig, ax, f"Orders per store just before and just after the first redistribution{clipped}"
-    )
+    title(fig, ax, f"Orders per store just before and just after the first redistribution{clipped}")
     return finish(fig, path)
 
 

@@ -25,6 +25,13 @@ STREAMS = {
     "attempt_failures": 7,
     "trace_prep": 8,
     "patience": 9,
+    # Failure modes (sim.schedules), from 20 on.
+    "group_outages": 20,
+    "partitions": 21,
+    "slowdowns": 22,
+    "poll_loss": 23,
+    "database_outages": 24,
+    "orchestrator_outages": 25,
 }
 
 

@@ -16,9 +16,17 @@ import pandas as pd
 from sim.world import ONLINE, World
 
 #: Why an order was lost; 0 means it was not.
-LOST_REASONS = {1: "crash", 2: "store_down", 3: "broker_down", 4: "failed"}
-#: failed: an attempt failed with no copy left to try again (a broker's auto-ack).
-CRASH, STORE_DOWN, BROKER_DOWN, FAILED = 1, 2, 3, 4
+LOST_REASONS = {
+    1: "crash",
+    2: "store_down",
+    3: "broker_down",
+    4: "failed",
+    5: "db_down",
+    6: "fenced",
+}
+#: failed: an attempt failed with no copy left to try again (a broker's auto-ack);
+#: db_down: turned away while the database was down; fenced: a fenced store turned it away.
+CRASH, STORE_DOWN, BROKER_DOWN, FAILED, DB_DOWN, FENCED = 1, 2, 3, 4, 5, 6
 KINDS = ["online", "offline"]
 STATUSES = ["completed", "lost", "unfinished", "dead_lettered", "cancelled"]
 TIMELINE_COLUMNS = ("time", "event", "store", "orders", "moved", "lost", "detection_delay")
@@ -47,6 +55,12 @@ class Recorder:
         self.moves = array("i", bytes(4 * orders))
         self.sent_to = array("i", [-1]) * orders
         self.lost_reason = array("b", bytes(orders))
+        # Stranded: N, not completed, in no store's RAM (see `strand`).
+        self.stranded_since = nan * orders
+        self.stranded_time = array("d", bytes(8 * orders))
+        self.held_at_end = array("b", bytes(orders))  # set when the run closes
+        self.holders = array("i", bytes(4 * orders))  # how many stores hold it in RAM now
+        self.slow_time = array("d", bytes(8 * orders))  # time added by slowdowns
         self.timeline: list[tuple] = []
         self.peak_held: list[int] = []  # per store, the most orders it held at once
         #: Totals a design reports itself at the end of the run (Kafka: paused_time,
@@ -80,6 +94,18 @@ class Recorder:
         self.cancelled_at[order] = now
         if self.trace is not None:
             self.trace.append((now, "cancelled", -1, order))
+
+    def strand(self, order: int, now: float) -> None:
+        """`order` waits with no store that will prepare it, from `now`."""
+        if self.stranded_since[order] != self.stranded_since[order]:  # NaN: not yet
+            self.stranded_since[order] = now
+
+    def unstrand(self, order: int, now: float) -> None:
+        """`order` is in a store's RAM again (or finished): its stranded time ends."""
+        since = self.stranded_since[order]
+        if since == since:
+            self.stranded_time[order] += now - since
+            self.stranded_since[order] = math.nan
 
     def event(
         self,
@@ -125,6 +151,9 @@ class Recorder:
                 "deliveries": np.frombuffer(self.deliveries, dtype=np.int32),
                 "dead_lettered_at": np.frombuffer(self.dead_lettered_at, dtype=np.float64),
                 "cancelled_at": cancelled_at,
+                "stranded": (status == 2) & (np.frombuffer(self.held_at_end, np.int8) == 0),
+                "stranded_time": np.frombuffer(self.stranded_time, dtype=np.float64),
+                "slow_time": np.frombuffer(self.slow_time, dtype=np.float64),
             }
         )
 

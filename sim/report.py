@@ -14,6 +14,7 @@ from sim.broker_report import broker_findings
 from sim.demand import describe_demand
 from sim.findings import design_findings, sweep_findings
 from sim.metrics import INTERVAL_NOTE
+from sim.report_failures import describe_failure_modes, failure_findings
 from sim.scenario import Scenario
 from sim.table import TIMED, design_labels, format_number, format_sweep
 
@@ -25,6 +26,9 @@ TABLE_METRICS = (
     "lost_online",
     "lost_offline",
     "unfinished",
+    "held",
+    "stranded",
+    "stranded_time",
     "duplicates",
     "wasted_work",
     "latency_mean",
@@ -32,6 +36,9 @@ TABLE_METRICS = (
     "latency_p99",
     "sla_missed",
     "detection_delay",
+    "false_detections",
+    "rejected",
+    "slow_time",
     "peak_load",
 )
 
@@ -74,6 +81,8 @@ def describe(scenario: Scenario) -> str:
         f"store {c.store} crashes at {c.at:g} for {c.down_for:g} {unit}" for c in failures.scripted
     ]
     parts.append(("Crashes: " + "; ".join(crashes) + ".") if crashes else "No crashes.")
+    if modes := describe_failure_modes(scenario):
+        parts.append(modes)
     parts.append(
         f"{scenario.replications} replications of {scenario.duration:g} {unit} of "
         f"arrivals and up to {scenario.drain:g} {unit} to finish (seed {scenario.seed})."
@@ -121,7 +130,11 @@ def findings(results) -> list[str]:
         lines.append(sentence)
     lines += broker_findings(summary, scenario)
     names = [d.name for d in scenario.designs]
-    return lines + design_findings(results.replications, names, unit)
+    return (
+        lines
+        + design_findings(results.replications, names, unit)
+        + failure_findings(summary, results.replications, scenario)
+    )
 
 
 def table(summary: pd.DataFrame, designs: Sequence[str], unit: str) -> str:

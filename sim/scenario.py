@@ -23,6 +23,7 @@ from sim.broker_sections import (
 from sim.checks import design_problems, plan_problems, sweep_problems, world_problems
 from sim.durations import UNITS, NonNegativeDuration, PositiveDuration
 from sim.errors import Problem, ScenarioError, shorten
+from sim.failure_sections import WORLD_KEYS, NetworkSpec, OutagesSpec
 from sim.sections import (
     FORM_TAGS,
     ArrivalSpec,
@@ -47,6 +48,7 @@ SweepValues = Annotated[list[Any], Field(min_length=1, max_length=1000)]
 
 #: Sections a design may override; the world (stores, orders, failures) is shared by all.
 DESIGN_SECTIONS = ("database", "orchestrator", "balancer")
+#: Keys of those sections that belong to the world: the same for every design.
 DEFAULT_DESIGNS: dict[str, dict[str, Any]] = {"ram_only": {"queue": "ram"}, "mq": {"queue": "db"}}
 
 __all__ = [
@@ -89,6 +91,7 @@ class _ScenarioFile(_Section):
     stores: StoresSpec
     orders: OrdersSpec
     failures: FailuresSpec = FailuresSpec()
+    network: NetworkSpec = NetworkSpec()
     database: DatabaseSpec = DatabaseSpec()
     orchestrator: OrchestratorSpec = OrchestratorSpec()
     balancer: BalancerSpec = BalancerSpec()
@@ -115,6 +118,7 @@ class Scenario(_Section):
     stores: StoresSpec
     orders: OrdersSpec
     failures: FailuresSpec
+    network: NetworkSpec = NetworkSpec()
     designs: tuple[DesignSpec, ...]
     sweep: dict[str, list[Any]] = Field(default_factory=dict)
     plan: PlanSpec | None = None
@@ -123,6 +127,16 @@ class Scenario(_Section):
     def horizon(self) -> float:
         """The time at which every run stops: arrivals end at `duration`, then `drain`."""
         return self.duration + self.drain
+
+    @property
+    def database_outages(self) -> OutagesSpec:
+        """The database's outages: a setting of the world, the same in every design."""
+        return self.designs[0].database.outages
+
+    @property
+    def orchestrator_outages(self) -> OutagesSpec:
+        """The orchestrator's outages: a setting of the world, the same in every design."""
+        return self.designs[0].orchestrator.outages
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Scenario:
@@ -148,6 +162,7 @@ class Scenario(_Section):
             stores=raw.stores,
             orders=raw.orders,
             failures=raw.failures,
+            network=raw.network,
             designs=designs,
             sweep=raw.sweep,
             plan=raw.plan,
@@ -160,6 +175,11 @@ class Scenario(_Section):
             d.name: d.model_dump(mode="json", exclude={"name"}, exclude_none=True)
             for d in self.designs
         }
+        for section, keys in WORLD_KEYS.items():  # written once, where the world is
+            data[section] = {}
+            for design in data["designs"].values():
+                for key in keys:
+                    data[section][key] = design[section].pop(key)
         if self.sweep:
             data["sweep"] = self.model_dump(mode="json")["sweep"]
         if self.plan is not None:

@@ -8,23 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator
 
 from sim.broker_sections import ActivemqSpec, KafkaSpec, RabbitmqSpec, SqsSpec
 from sim.cost import CostSpec
 from sim.distributions import Distribution
 from sim.durations import NonNegativeDuration, PositiveDuration
+from sim.failure_sections import GroupSpec, OutagesSpec, SlowdownsSpec
+from sim.fields import NonNegativeFinite, PositiveFinite, _Section
 from sim.hashing.maglev import is_prime
 
-PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Queue = Literal["ram", "db", "sqs", "rabbitmq", "activemq", "kafka"]
 DesignName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 #: Labels of the forms a key may take; left out of the key paths in messages.
@@ -124,12 +120,18 @@ class FailuresSpec(_Section):
     mtbf: PositiveDuration | None = None
     mttr: PositiveDuration | None = None
     scripted: Annotated[tuple[ScriptedCrash, ...], Field(strict=False)] = ()
+    groups: Annotated[tuple[GroupSpec, ...], Field(strict=False)] = ()
+    slowdowns: SlowdownsSpec = SlowdownsSpec()
 
 
 class DatabaseSpec(_Section):
-    """The order database: time from a store finishing to the D status landing."""
+    """The order database: time from a store finishing to the D status landing; its
+    outages, and what new orders do while it is down (`reject`: lost at the door;
+    `retry`: written when it is back). `outages` and `when_down` belong to the world."""
 
     ack_delay: NonNegativeDuration = 0.0
+    outages: OutagesSpec = OutagesSpec()
+    when_down: Literal["reject", "retry"] = "reject"
 
 
 class OrchestratorSpec(_Section):
@@ -142,6 +144,12 @@ class OrchestratorSpec(_Section):
     poll_interval: PositiveDuration = 1.0
     misses: int = Field(default=2, ge=1, le=1_000_000)
     redistribute: Literal["all", "owned"] = "all"
+    # The orchestrator's outages (no polls while down) belong to the world; the rest is
+    # the design's: see the README's "Failures as they really happen".
+    outages: OutagesSpec = OutagesSpec()
+    fencing: bool = False
+    incarnations: bool = False
+    max_age: PositiveFinite | None = None
 
 
 class BalancerSpec(_Section):

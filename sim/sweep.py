@@ -18,7 +18,7 @@ from typing import Any
 
 from sim.broker_sections import BROKER_SECTIONS
 from sim.errors import Problem, ScenarioError
-from sim.scenario import DESIGN_SECTIONS, Scenario
+from sim.scenario import DESIGN_SECTIONS, WORLD_KEYS, Scenario
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,12 @@ def plain_mapping(scenario: Scenario) -> dict[str, Any]:
 
 
 def apply_key(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set dotted `key` in a scenario mapping; a design section key goes to every design,
-    a broker section key to every design of that broker."""
+    """Set dotted `key` in a scenario mapping; a design section key goes to every design
+    (but a key of the world in such a section, like `database.outages`, to the world), a
+    broker section key to every design of that broker."""
     parts = key.split(".")
-    if parts[0] in DESIGN_SECTIONS:
+    world = len(parts) > 1 and parts[1] in WORLD_KEYS.get(parts[0], ())
+    if parts[0] in DESIGN_SECTIONS and not world:
         for design in data.get("designs", {}).values():
             _set(design, parts, value)
     elif parts[0] in BROKER_SECTIONS:

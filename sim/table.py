@@ -18,6 +18,8 @@ TIMED = {
     "latency_p95",
     "latency_p99",
     "detection_delay",
+    "stranded_time",
+    "slow_time",
 }
 
 

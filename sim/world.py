@@ -7,6 +7,7 @@ then differs from another only by what it does with the same orders and the same
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,17 @@ import xxhash
 from sim.demand import poisson_times, profile_of
 from sim.randomness import Streams
 from sim.scenario import FailuresSpec, Scenario
+from sim.schedules import (
+    Intervals,
+    group_outages,
+    lost_polls,
+    merge_intervals,
+    outages,
+    poll_count,
+    random_outages,
+    slowdowns,
+    spells,
+)
 from sim.trace import read_trace
 
 ONLINE = -1  # the `pinned` value of an order any store may prepare
@@ -29,7 +41,7 @@ class World:
     drawn from its own stream, like the order numbers of a real shop, and is routed by
     `key_hash[i]`, the xxh3 hash of its key `order_key(key_id[i])`. The k-th online order
     gets the k-th id, so adding walk-ins does not change how online orders hash.
-    `outages[s]` lists store `s`'s down intervals `(start, end)`.
+    `outages[s]` lists store `s`'s down intervals `(start, end)`, its groups' included.
     """
 
     arrival: np.ndarray
@@ -48,6 +60,13 @@ class World:
     #: When each order's customer cancels unless its preparation is under way (or done);
     #: infinite for walk-ins, None when nobody cancels.
     patience_end: np.ndarray | None = None
+    # Failure modes (`sim.schedules`); empty when they are off. Per store where indexed.
+    partitions: tuple[Intervals, ...] = ()  # up, but cut off from the orchestrator
+    slowdowns: tuple[tuple[tuple[float, float, float], ...], ...] = ()  # (start, end, factor)
+    lost_polls: tuple[np.ndarray, ...] = ()  # numbers k of the polls whose answer is lost
+    #: When whatever durably holds the orders is down (the database; a broker).
+    database_outages: Intervals = ()
+    orchestrator_outages: Intervals = ()  # no polls while down
 
     @property
     def size(self) -> int:
@@ -98,9 +117,11 @@ def _world(scenario, streams, arrival, prep, pinned, key_id, order) -> World:
         xxhash.xxh3_64_intdigest(order_key(i).encode()) for i in key_id[online].tolist()
     ]
     horizon = scenario.horizon
+    count = scenario.stores.count
+    groups = group_outages(scenario.failures.groups, streams, horizon, count)
     outages = tuple(
-        _outages(scenario.failures, store, streams.get("failures", store), horizon)
-        for store in range(scenario.stores.count)
+        _outages(scenario.failures, store, streams.get("failures", store), horizon, groups[store])
+        for store in range(count)
     )
     orders = scenario.orders
     poison, seeds = _failures_of_attempts(streams, orders.poison, orders.attempt_failure, order)
@@ -117,6 +138,7 @@ def _world(scenario, streams, arrival, prep, pinned, key_id, order) -> World:
         attempt_seed=seeds,
         attempt_failure=orders.attempt_failure,
         patience_end=_patience_end(scenario, streams, arrival, pinned),
+        **draw_failure_modes(scenario, streams),
     )
 
 
@@ -165,36 +187,45 @@ def _replayed(scenario: Scenario, streams: Streams) -> World:
 
 
 def _outages(
-    failures: FailuresSpec, store: int, rng: np.random.Generator, horizon: float
+    failures: FailuresSpec,
+    store: int,
+    rng: np.random.Generator,
+    horizon: float,
+    groups: Sequence[tuple[float, float]] = (),
 ) -> tuple[tuple[float, float], ...]:
-    """Down intervals of one store: random ones and scripted ones, overlaps merged."""
+    """Down intervals of one store: random ones, scripted ones and those of its groups,
+    overlaps merged."""
     intervals = [(c.at, c.at + c.down_for) for c in failures.scripted if c.store == store]
     if failures.mtbf is not None and failures.mttr is not None:
-        intervals += _random_outages(rng, failures.mtbf, failures.mttr, horizon)
-    intervals.sort()
-    merged: list[tuple[float, float]] = []
-    for start, end in intervals:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return tuple(merged)
+        intervals += random_outages(rng, failures.mtbf, failures.mttr, horizon)
+    return merge_intervals([*intervals, *groups])
 
 
-def _random_outages(
-    rng: np.random.Generator, mtbf: float, mttr: float, horizon: float
-) -> list[tuple[float, float]]:
-    """Alternating exponential up times (mean mtbf) and repair times (mean mttr)."""
-    intervals: list[tuple[float, float]] = []
-    now = 0.0
-    batch = int(horizon / (mtbf + mttr) * 1.5) + 8
-    while True:
-        # Standard exponentials drawn in (up, down) pairs and then scaled, so the batch
-        # size and the means do not change which numbers a crash gets.
-        pairs = rng.standard_exponential((batch, 2))
-        for up, down in (pairs * (mtbf, mttr)).tolist():
-            start = now + up
-            if start >= horizon:
-                return intervals
-            now = start + down
-            intervals.append((start, now))
+def draw_failure_modes(scenario: Scenario, streams: Streams) -> dict:
+    """The schedules of lost polls, partitions, slowdowns and database and orchestrator
+    outages; nothing is drawn (and no field set) for a mode left at its default."""
+    horizon, count = scenario.horizon, scenario.stores.count
+    network, slow, drawn = scenario.network, scenario.failures.slowdowns, {}
+    if network.partitions.scripted or network.partitions.mtbf is not None:
+        drawn["partitions"] = tuple(
+            spells(network.partitions, s, streams.get("partitions", s), horizon)
+            for s in range(count)
+        )
+    if slow.scripted or slow.mtbf is not None:
+        drawn["slowdowns"] = tuple(
+            slowdowns(slow, s, streams.get("slowdowns", s), horizon) for s in range(count)
+        )
+    if network.poll_loss > 0:
+        polls = poll_count(
+            horizon, (d.orchestrator.poll_interval for d in scenario.designs if d.queue != "ram")
+        )
+        drawn["lost_polls"] = tuple(
+            lost_polls(streams.get("poll_loss", s), network.poll_loss, polls) for s in range(count)
+        )
+    for name, spec in (
+        ("database_outages", scenario.database_outages),
+        ("orchestrator_outages", scenario.orchestrator_outages),
+    ):
+        if spec.scripted or spec.mtbf is not None:
+            drawn[name] = outages(spec, streams.get(name), horizon)
+    return drawn

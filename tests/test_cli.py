@@ -113,9 +113,18 @@ def _keep_sigterm():
 
 def short_horizon(path: Path) -> list[str]:
     """`--set`s for an hour of arrivals, drained long enough to finish a preparation and to
-    keep every scripted crash inside the run (a crash after the end is refused)."""
+    keep every scripted crash and outage inside the run (one after the end is refused)."""
     scenario = load_scenario(path)
-    last = max((crash.at for crash in scenario.failures.scripted), default=0)
+    failures, network = scenario.failures, scenario.network
+    scripted = [
+        *failures.scripted,
+        *failures.slowdowns.scripted,
+        *network.partitions.scripted,
+        *(outage for group in failures.groups for outage in group.scripted),
+        *scenario.database_outages.scripted,
+        *scenario.orchestrator_outages.scripted,
+    ]
+    last = max((event.at for event in scripted), default=0)
     drain = max(30, math.ceil(2 * scenario.orders.prep_time.mean), math.ceil(last) - 60 + 10)
     # A sweep's runs are tested in test_sweep.py; here every file runs as a plain scenario.
     flat = ["--set", "sweep={}"] if scenario.sweep else []

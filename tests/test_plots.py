@@ -193,3 +193,41 @@ def test_per_store_figures_of_a_chain_draw_its_first_stores(tmp_path, monkeypatc
     bars = plots.load_after_crash(chain)
     assert len(bars.axes[0].get_xticks()) == 4
     plt.close("all")
+
+
+def test_periods_pair_each_start_with_its_end_or_the_horizon():
+    import pandas as pd
+
+    events = pd.DataFrame(
+        {"time": [1.0, 3.0, 5.0], "event": ["database_down", "database_up", "database_down"]}
+    )
+    periods = plots._periods(events, "database_down", "database_up", 10.0)
+    assert periods == [(1.0, 2.0), (5.0, 5.0)]
+
+
+def test_the_timeline_shows_the_failure_modes():
+    """Partitions and slowdowns as bands, outages of the database and the orchestrator
+    as shading across the panel, false detections as markers; each in the legend."""
+    scenario = sim.load_scenario(ROOT / "scenarios" / "failure_modes.yaml", replications=1)
+    results = sim.run(scenario, trace=True)
+    figure = plots.timeline(results, window=None)
+    designs = list(results.trace["design"].cat.categories)
+    panel = figure.axes[designs.index("mq_ring")]
+    colors = {tuple(c.get_facecolor()[0][:3]) for c in panel.collections if len(c.get_paths())}
+    assert len(colors) >= 3  # down (grey), partition (blue), slowdown (yellow)
+    shaded = [patch for patch in panel.patches if patch.get_alpha() == 0.12]
+    mine = results.timeline.query("design == 'mq_ring' and replication == 0")
+    outages = mine["event"].isin(["database_down", "orchestrator_down"]).sum()
+    assert len(shaded) == outages > 0  # chain-wide events (no store) are kept
+    redistributions = (mine["event"] == "redistribute").sum()
+    verticals = [
+        line for line in panel.lines if list(line.get_xdata())[:1] * 2 == list(line.get_xdata())
+    ]
+    assert len(verticals) >= redistributions > 0
+    falsely = mine[mine["event"] == "false_detection"]
+    orange = [line for line in panel.lines if line.get_color() == "tab:orange"]
+    assert sum(len(line.get_xdata()) for line in orange) == len(falsely) > 0
+    labels = {text.get_text() for legend in figure.legends for text in legend.get_texts()}
+    assert {"database down", "orchestrator down", "slow store"} <= labels
+    assert "declared down while up (false detection)" in labels
+    plt.close("all")

@@ -84,6 +84,13 @@ class Consumer:
         self.on_finished: Callable[[Delivery], None] = lambda delivery: None
         self.on_failed: Callable[[Delivery], None] = lambda delivery: None
         self.on_started: Callable[[Delivery], None] | None = None
+        # Slowdowns (failures.slowdowns) are applied to the seed's stores only so far.
+        self.slow = None
+
+    @property
+    def held(self) -> Iterator[int]:
+        """The orders this consumer holds (buffered or in preparation)."""
+        return iter(self.holding)
 
     def deliver(self, delivery: Delivery) -> bool:
         """Take a delivery; False (and nothing held) if the store is down."""

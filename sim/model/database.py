@@ -27,7 +27,8 @@ class DoneWrite(Event):
 
 
 class Database:
-    """Keeps which movable (online) orders still have status N.
+    """Keeps which movable (online) orders still have status N; while it is `down`, no
+    write lands (they wait for `back_up`).
 
     Walk-in orders get their D writes too (recorded in `done_at`), but no one may move
     them, so only online orders are kept in `open`, the set the orchestrator redistributes,
@@ -47,6 +48,8 @@ class Database:
         self.newest = -1  # the last order opened
         # store (-1: none) -> its orders in `open`
         self.by_store: defaultdict[int, set[int]] = defaultdict(set)
+        self.down = False  # during an outage: D writes wait in `waiting` until it is back
+        self.waiting: list[int] = []
 
     def write(self, order: int, store: int) -> None:
         """A new online order, status N, sent to `store` (-1: to none)."""
@@ -91,7 +94,17 @@ class Database:
         if write.store.epoch == write.epoch:  # the store did not crash in between
             self._land(write.order)
 
+    def back_up(self) -> None:
+        """The outage is over: the D writes that waited land now, in the order written."""
+        self.down = False
+        waiting, self.waiting = self.waiting, []
+        for order in waiting:
+            self._land(order)
+
     def _land(self, order: int) -> None:
+        if self.down:
+            self.waiting.append(order)
+            return
         if order in self.open:
             self.open.discard(order)
             self.is_open[order] = 0

@@ -117,9 +117,9 @@ class DatabaseQueue(RamOnly):
         self.database = database
         self.owned_only = redistribute == "owned"
         # N orders (and some no longer N) that the store they were last sent to does not
-        # hold: it refused them (down), dropped them (crashed) or finished them (the D
-        # write not landed yet). Only a store's accept, finish and crash change what it
-        # holds, and each of those updates this set.
+        # hold: it refused them (down or fenced), dropped them (crashed or fenced) or
+        # finished them (the D write not landed yet). Only a store's accept, finish, crash
+        # and fence change what it holds, and each of those updates this set.
         self.unheld: set[int] = set()
         # numpy views of the key hashes and of where each order was last sent (no copy:
         # `sent_to` is read as it is when a redistribution starts)
@@ -138,19 +138,32 @@ class DatabaseQueue(RamOnly):
         index = self.balancer.route(self.key_hash[order])
         if index is None:
             self.database.write(order, -1)  # status N, waiting for a store
+            self.recorder.strand(order, self.env.now)
         else:
             self.database.write(order, index)
             self.recorder.sent_to[order] = index
             if not self.stores[index].accept(order):
-                self.unheld.add(order)  # down, not yet detected
+                self.unheld.add(order)  # down (not yet detected) or fenced
+                self.recorder.strand(order, self.env.now)
 
     def kept_elsewhere(self, order: int) -> bool:
         """Online orders stay N in the database; walk-ins die with their store."""
         return self.pinned[order] < 0
 
     def crash(self, store: Store) -> None:
+        held = [order for order in store.held if self.pinned[order] < 0]
         super().crash(store)
         self.unheld.update(self.database.by_store.get(store.index, ()))
+        self.strand_dropped(held)
+
+    def strand_dropped(self, orders: list[int]) -> None:
+        """Online orders a store just dropped: those not completed and in no other store's
+        RAM (`Recorder.holders`, so no store is visited) wait as N with no store to
+        prepare them."""
+        now, completions, holders = self.env.now, self.recorder.completions, self.recorder.holders
+        for order in orders:
+            if completions[order] == 0 and holders[order] == 0:
+                self.recorder.strand(order, now)
 
     def cancel(self, order: int) -> bool:
         """An online order still N with no preparation under way is withdrawn from every
@@ -173,8 +186,8 @@ class DatabaseQueue(RamOnly):
         super().completed(order, store)
         self.database.finish(order, store)
         database = self.database
-        if database.ack_delay and order in database.open and self.sent_to[order] == store.index:
-            self.unheld.add(order)  # finished; its D write has not landed yet
+        if order in database.open and self.sent_to[order] == store.index:
+            self.unheld.add(order)  # finished; its D write has not landed (delay, outage)
 
     def failed(self, order: int, store: Store) -> None:
         """An attempt failed: an online order stays N and is sent again at the next
@@ -191,6 +204,16 @@ class DatabaseQueue(RamOnly):
     def store_up(self, store: Store) -> None:
         self.balancer.add(store.index)
 
+    def send(self, order: int, index: int) -> None:
+        """Hand an N order to store `index` again (a store that holds it ignores it)."""
+        store = self.stores[index]
+        if store.accept(order):
+            self.recorder.unstrand(order, self.env.now)
+        if store.taking:
+            self.unheld.discard(order)  # it holds the order now, or already did
+        else:
+            self.unheld.add(order)
+
     def redistribute(self) -> None:
         """Route every online order still N over the stores up, in arrival order; with
         `owned`, only those last sent to a store that is not a member (or to none).
@@ -203,17 +226,16 @@ class DatabaseQueue(RamOnly):
         without `route_many` (rendezvous, jump, bounded), traced runs (every `ignored`
         step is recorded) and small databases (`WALK_ALL_BELOW`) walk them all.
         """
-        database, balancer = self.database, self.balancer
+        database = self.database
         if self.owned_only:
-            orders = database.orders_of([-1, *balancer.outside])
-            count = len(orders)
+            orders = database.orders_of([-1, *self.balancer.outside])
         else:
-            count = len(database.open)
-            few = count <= WALK_ALL_BELOW or self.recorder.trace is not None
+            few = len(database.open) <= WALK_ALL_BELOW or self.recorder.trace is not None
             orders = None if few else self._may_move()
             if orders is None:
                 orders = sorted(database.open)
-        moved = self._send(orders) if balancer.members else 0
+        count = len(orders) if self.owned_only else len(database.open)
+        moved = self.route_again(orders)
         self.recorder.event(self.env.now, "redistribute", orders=count, moved=moved)
 
     def _may_move(self) -> list[int] | None:
@@ -228,10 +250,19 @@ class DatabaseQueue(RamOnly):
         changed = orders[routes != self._sent_to[orders]].tolist()
         return sorted(self.unheld.union(changed))
 
-    def _send(self, orders: list[int]) -> int:
-        """Route `orders` and hand each to its store; how many moved to another store."""
-        route, sent_to, moves = self.balancer.route, self.recorder.sent_to, self.recorder.moves
-        resend = self.database.resend
+    def route_again(self, orders: list[int]) -> int:
+        """Route `orders` over the stores up and send each; how many moved to another
+        store."""
+        sent_to, resend = self.recorder.sent_to, self.database.resend
+        if not self.balancer.members:
+            # No store is up: orders left unplaced belong to no store (so that `owned`
+            # sends them once one is), not to the store they were last sent to.
+            for order in orders:
+                if sent_to[order] >= 0:
+                    resend(order, sent_to[order], -1)
+                    sent_to[order] = -1
+            return 0
+        route, moves = self.balancer.route, self.recorder.moves
         moved = 0
         for order in orders:
             index = route(self.key_hash[order])
@@ -243,10 +274,5 @@ class DatabaseQueue(RamOnly):
                     self.sent_before.setdefault(order, []).append(previous)
                 sent_to[order] = index
                 resend(order, previous, index)
-            store = self.stores[index]
-            store.accept(order)
-            if store.up:
-                self.unheld.discard(order)  # it holds the order now, or already did
-            else:
-                self.unheld.add(order)
+            self.send(order, index)
         return moved

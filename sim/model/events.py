@@ -6,7 +6,9 @@ Events at the same instant run in this order, then in the order they were schedu
 2. FAILURE: a store crashes or recovers.
 3. ARRIVAL: an order arrives.
 4. POLL: the orchestrator polls the stores.
-5. PATIENCE: a customer's patience runs out (an order whose preparation starts at that
+5. LEASE: N orders whose lease (`orchestrator.max_age`) ran out are sent again, after
+   the round's own decisions.
+6. PATIENCE: a customer's patience runs out (an order whose preparation starts at that
    very instant, or finishes, is in time).
 
 So a preparation that ends at the very instant of a crash counts as finished, an order
@@ -25,7 +27,8 @@ COMPLETION = 0
 FAILURE = 1
 ARRIVAL = 2
 POLL = 3
-PATIENCE = 4
+LEASE = 4
+PATIENCE = 5
 
 
 class At(Event):

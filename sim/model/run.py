@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
 import simpy
 
 from sim.designs import BROKERS, build_broker
 from sim.model.attempts import attempt_outcomes
 from sim.model.balancer import Balancer
 from sim.model.database import Database
-from sim.model.designs import DatabaseQueue, RamOnly
+from sim.model.designs import RamOnly
 from sim.model.failures import Failures
+from sim.model.guarded import GuardedQueue
+from sim.model.lease import Lease
+from sim.model.network import Network
 from sim.model.orchestrator import Orchestrator
 from sim.model.orders import Arrivals, OrderBook
+from sim.model.outages import Outages, Switch
 from sim.model.patience import Patience
+from sim.model.slowdown import Slowdown
 from sim.model.store import Fleet, Store
 from sim.records import Recorder
 from sim.scenario import DesignSpec, StoresSpec
@@ -47,13 +53,11 @@ def simulate(
     if design.queue == "ram":
         handler: RamOnly = RamOnly(env, book, stores, balancer, recorder)
     else:
-        database = Database(env, design.database.ack_delay, recorder)
-        handler = queue = DatabaseQueue(
-            env, book, stores, balancer, recorder, database, design.orchestrator.redistribute
-        )
-        Orchestrator(
-            env, design.orchestrator, stores, recorder, queue.stores_down, queue.store_up
-        ).start()
+        handler = _database_queue(env, world, design, book, stores, balancer, recorder)
+    for store, spells in zip(stores, world.slowdowns, strict=False):
+        if spells:
+            store.slow = Slowdown(spells)
+            store.slow.start_timeline(env, recorder, store.index)
     for store in stores:
         store.on_done = handler.completed
         store.on_failed = handler.failed
@@ -75,9 +79,63 @@ def _run(
     handler.end_of_run(world.horizon)
 
 
-def _close(recorder: Recorder, stores, horizon: float) -> None:
+def _database_queue(
+    env: simpy.Environment,
+    world: World,
+    design: DesignSpec,
+    book: OrderBook,
+    stores: list[Store],
+    balancer: Balancer,
+    recorder: Recorder,
+) -> GuardedQueue:
+    """The seed's design, its orchestrator, and the failures it meets (`sim.model.guarded`)."""
+    spec = design.orchestrator
+    database = Database(env, design.database.ack_delay, recorder)
+    queue = GuardedQueue(
+        env,
+        book,
+        stores,
+        balancer,
+        recorder,
+        database,
+        spec.redistribute,
+        when_down=design.database.when_down,
+        fencing=spec.fencing,
+    )
+    own, its_database = Outages(world.orchestrator_outages), Outages(world.database_outages)
+    if spec.max_age is not None:
+        queue.lease = Lease(
+            env, spec.max_age, spec.poll_interval, database, queue.send_again, own, its_database
+        )
+    network = Network(env, len(stores), recorder, world.partitions, world.lost_polls)
+    orchestrator = Orchestrator(
+        env, spec, stores, recorder, queue.stores_down, queue.store_up, network, own, queue
+    )
+    orchestrator.on_restart = queue.restarted
+    queue.wake = orchestrator.wake
+    Switch(env, world.database_outages, queue.database_down, queue.database_up).start()
+    Switch(
+        env,
+        world.orchestrator_outages,
+        lambda: recorder.event(env.now, "orchestrator_down"),
+        lambda: recorder.event(env.now, "orchestrator_up"),
+    ).start()
+    network.start()
+    orchestrator.start()
+    return queue
+
+
+def _close(recorder: Recorder, stores: list[Store], horizon: float) -> None:
     recorder.peak_held = [store.peak for store in stores]
     for store in stores:
         for order, start in store.under_way():
             if recorder.completions[order] > 0:
-                recorder.work[order] += horizon - start
+                done = (
+                    horizon - start if store.slow is None else store.slow.progress(start, horizon)
+                )
+                recorder.work[order] += done
+        for order in store.held:
+            recorder.held_at_end[order] = 1
+    since = np.frombuffer(recorder.stranded_since, dtype=np.float64)
+    for order in np.flatnonzero(~np.isnan(since)).tolist():  # still stranded at the end
+        recorder.unstrand(order, horizon)

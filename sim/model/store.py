@@ -10,6 +10,7 @@ from simpy.events import Event
 
 from sim.model.attempts import Fails
 from sim.model.events import COMPLETION
+from sim.model.slowdown import Slowdown
 from sim.records import Recorder
 
 
@@ -73,6 +74,9 @@ class Store:
         self.on_failed: Callable[[int, Store], None] = lambda order, store: None
         self.fails: Fails = None
         self.up = True
+        self.fenced = False  # declared down by a fencing orchestrator: takes nothing
+        self.taking = True  # takes orders: up and not fenced
+        self.slow: Slowdown | None = None  # its slowdowns, if it has any
         self.epoch = 0
         self.crashes: list[float] = []  # when each crash happened
         self.queue: deque[int] = deque()
@@ -83,14 +87,16 @@ class Store:
     def accept(self, order: int) -> bool:
         """Take `order` into RAM; False if the store is down or already holds it."""
         trace = self.recorder.trace
-        if not self.up or order in self.held:
+        if not self.taking or order in self.held:
             if trace is not None:
-                trace.append((self.env.now, "ignored" if self.up else "refused", self.index, order))
+                what = "ignored" if self.taking else "refused"
+                trace.append((self.env.now, what, self.index, order))
             return False
         if trace is not None:
             trace.append((self.env.now, "sent", self.index, order))
         held = self.held
         held.add(order)
+        self.recorder.holders[order] += 1
         if len(held) > self.peak:
             self.peak = len(held)
         if len(self.preparing) < self.workers:
@@ -107,34 +113,24 @@ class Store:
             return False
         if order in self.held:
             self.held.discard(order)
+            self.recorder.holders[order] -= 1
             if self.recorder.trace is not None:
                 self.recorder.trace.append((self.env.now, "withdrawn", self.index, order))
         return True
 
     def crash(self) -> list[int]:
         """Go down: every held order is dropped (in preparation first, then queued)."""
-        now = self.env.now
-        work = self.recorder.work
-        for order, start in self.preparing.items():
-            work[order] += now - start
-        queued = [order for order in self.queue if order in self.held]  # not withdrawn
-        dropped = [*self.preparing, *queued]
-        if self.recorder.trace is not None:
-            self.recorder.trace += [(now, "abandon", self.index, order) for order in self.preparing]
-            self.recorder.trace += [(now, "drop", self.index, order) for order in queued]
-        self.up = False
+        dropped = self._drop()
+        self.up = self.taking = False
         self.fleet.down += 1
-        self.epoch += 1
-        self.crashes.append(now)
-        self.preparing.clear()
-        self.queue.clear()
-        self.held.clear()
+        self.crashes.append(self.env.now)
         self.fleet.on_crash(self)
         return dropped
 
     def recover(self) -> None:
-        """Come back up, empty."""
+        """Come back up, empty (still taking nothing while fenced)."""
         self.up = True
+        self.taking = not self.fenced
         self.fleet.down -= 1
         self.fleet.on_recover(self)
 
@@ -142,13 +138,53 @@ class Store:
         """(order, start) of each preparation under way."""
         return self.preparing.items()
 
+    def fence(self) -> list[int]:
+        """Stop, drop every held order like a crash (its D writes in flight are refused
+        too), and take nothing until `unfence`; the store stays up."""
+        dropped = self._drop() if self.up else []
+        self.fenced = True
+        self.taking = False
+        return dropped
+
+    def unfence(self) -> None:
+        self.fenced = False
+        self.taking = self.up
+
+    def _drop(self) -> list[int]:
+        """Abandon the preparations under way and empty the queue."""
+        now = self.env.now
+        work = self.recorder.work
+        for order, start in self.preparing.items():
+            if self.slow is None:
+                work[order] += now - start
+            else:
+                done = self.slow.progress(start, now)
+                work[order] += done
+                self.recorder.slow_time[order] += now - start - done
+        queued = [order for order in self.queue if order in self.held]  # not withdrawn
+        dropped = [*self.preparing, *queued]
+        holders = self.recorder.holders
+        for order in dropped:
+            holders[order] -= 1
+        if self.recorder.trace is not None:
+            self.recorder.trace += [(now, "abandon", self.index, order) for order in self.preparing]
+            self.recorder.trace += [(now, "drop", self.index, order) for order in queued]
+        self.epoch += 1
+        self.preparing.clear()
+        self.queue.clear()
+        self.held.clear()
+        return dropped
+
     def _start(self, order: int) -> None:
         self.preparing[order] = self.env.now
         attempt = self.recorder.attempts[order] + 1
         self.recorder.attempts[order] = attempt
         if self.recorder.trace is not None:
             self.recorder.trace.append((self.env.now, "start", self.index, order))
-        event = Preparation(self.env, order, self.prep[order], self.epoch)
+        prep = self.prep[order]
+        if self.slow is not None:
+            prep = self.slow.duration(self.env.now, prep)
+        event = Preparation(self.env, order, prep, self.epoch)
         event.attempt = attempt
         event.callbacks.append(self._finish)
 
@@ -161,8 +197,11 @@ class Store:
             return
         if self.recorder.trace is not None:
             self.recorder.trace.append((self.env.now, "finish", self.index, order))
-        del self.preparing[order]
+        start = self.preparing.pop(order)
+        if self.slow is not None:
+            self.recorder.slow_time[order] += self.env.now - start - self.prep[order]
         self.held.discard(order)
+        self.recorder.holders[order] -= 1
         self.on_done(order, self)
         if len(self.preparing) < self.workers:
             self._next()
@@ -172,8 +211,12 @@ class Store:
         then the design decides what happens to the order."""
         if self.recorder.trace is not None:
             self.recorder.trace.append((self.env.now, "fail", self.index, order))
-        self.recorder.work[order] += self.env.now - self.preparing.pop(order)
+        now, start = self.env.now, self.preparing.pop(order)
+        done = now - start if self.slow is None else self.slow.progress(start, now)
+        self.recorder.work[order] += done
+        self.recorder.slow_time[order] += now - start - done
         self.held.discard(order)
+        self.recorder.holders[order] -= 1
         self._next()
         self.on_failed(order, self)
 

@@ -15,7 +15,7 @@ from sim.hashing import Modulo, Ring, key_hash
 from sim.metrics import replication_metrics
 from sim.model import simulate
 from sim.records import Recorder
-from sim.scenario import BalancerSpec, DatabaseSpec, DesignSpec, StoresSpec
+from sim.scenario import BalancerSpec, DatabaseSpec, DesignSpec, OrchestratorSpec, StoresSpec
 from sim.world import ONLINE, World
 
 
@@ -286,3 +286,59 @@ def test_workers_prepare_in_parallel_first_come_first_served():
     finish = record.orders_frame(world)["first_completion"] - world.arrival
     assert finish.tolist() == [4.0, 2.0, 4.0, 3.0]
     assert metrics["latency_p50"] == 3.5
+
+
+def test_owned_sends_orders_left_unplaced_when_no_store_was_up():
+    """2 stores, 1 worker, prep 5. Store 0 is down [10, 40), store 1 [10.5, 40), store 0
+    again [100, 120). Order A (key on store 1) arrives at 10.7: store 1 is still a member,
+    so A is sent there, refused, and waits N. Store 0 is declared down at 11 (A still
+    "on" store 1), store 1 at 12: that redistribution finds no store up, so A belongs to
+    no store. B arrives at 20 with no member at all. Both stores answer at 40 (declared up:
+    nothing moves). Store 0 is declared down at 101; the redistribution sends A and B to
+    store 1: A 101-106, B 106-111, under `owned` as under `all` (before the fix, `owned`
+    thought A was on store 1 and left it unfinished)."""
+    h = find_key(lambda h: Ring([0, 1]).lookup(h) == 1)
+    world = make_world(
+        [(10.7, 5.0, None, h), (20.0, 5.0, None, h)],
+        [[(10.0, 40.0), (100.0, 120.0)], [(10.5, 40.0)]],
+        horizon=200.0,
+    )
+    for redistribute in ("owned", "all"):
+        spec = design().model_copy(
+            update={"orchestrator": OrchestratorSpec(redistribute=redistribute)}
+        )
+        record, metrics = run(world, spec, count=2)
+        assert steps(record, "start", "finish") == [
+            (101.0, "start", 1, 0),
+            (106.0, "finish", 1, 0),
+            (106.0, "start", 1, 1),
+            (111.0, "finish", 1, 1),
+        ], redistribute
+        assert (metrics["completed"], metrics["unfinished"]) == (2, 0), redistribute
+
+
+def test_unfinished_splits_into_held_and_stranded():
+    """Order 0 (store 0, prep 5) starts at 8; store 0 is down [10.2, 10.7), between two
+    polls: order 0 is dropped and waits N with no store from 10.2 to the end (100):
+    stranded, 89.8 order-minutes. Order 1 (store 0, prep 100) starts at 50 and is still
+    being prepared at the end: held. ram_only loses order 0 and holds order 1."""
+    h = find_key(lambda h: Ring([0, 1]).lookup(h) == 0)
+    world = make_world([(8.0, 5.0, None, h), (50.0, 100.0, None, h)], [[(10.2, 10.7)], []], 100.0)
+    record, db = run(world, design("db"), count=2)
+    assert (db["unfinished"], db["held"], db["stranded"]) == (2, 1, 1)
+    assert db["stranded_time"] == pytest.approx(89.8)
+    orders = record.orders_frame(world)
+    assert orders["stranded"].tolist() == [True, False]
+    assert orders["stranded_time"].tolist() == pytest.approx([89.8, 0.0])
+    _, ram = run(world, design("ram"), count=2)
+    assert (ram["unfinished"], ram["held"], ram["stranded"], ram["stranded_time"]) == (1, 1, 0, 0)
+
+
+def test_stranded_time_ends_when_a_redistribution_places_the_order():
+    """Order 0 (store 0, prep 5) arrives at 10.5, after store 0 crashed at 10 (down to the
+    end): refused, it waits N from 10.5 until the redistribution at 11 sends it to
+    store 1: stranded for 0.5, and not stranded at the end."""
+    h = find_key(lambda h: Ring([0, 1]).lookup(h) == 0)
+    world = make_world([(10.5, 5.0, None, h)], [[(10.0, 200.0)], []], horizon=100.0)
+    _, db = run(world, design("db"), count=2)
+    assert (db["completed"], db["stranded"], db["stranded_time"]) == (1, 0, 0.5)

@@ -310,6 +310,12 @@ def check_orders(world: World, design: DesignSpec, orders: pd.DataFrame, metrics
     assert metrics["unfinished"] >= 0
     cancelled_at = orders["cancelled_at"].to_numpy()
     np.testing.assert_array_equal(orders["status"] == "cancelled", ~np.isnan(cancelled_at))
+    assert metrics["held"] + metrics["stranded"] == metrics["unfinished"]
+    stranded_time = orders["stranded_time"].to_numpy()
+    assert np.all(stranded_time >= 0)
+    assert np.all(stranded_time <= world.horizon - orders["arrival"].to_numpy() + EPS)
+    if design.queue == "ram":
+        assert (metrics["stranded"], metrics["stranded_time"]) == (0, 0)
     completions = orders["completions"].to_numpy()
     status = orders["status"].astype(str).to_numpy()
     lost_at = orders["lost_at"].to_numpy()

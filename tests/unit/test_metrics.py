@@ -26,6 +26,10 @@ def orders(arrival, first, status, prep=1.0, completions=None, work=None, kind="
             "completions": np.array(completions),
             "work": np.array(work if work is not None else [prep * c for c in completions], float),
             "moves": np.zeros(n, dtype=int),
+            "stranded": np.zeros(n, dtype=bool),
+            "stranded_time": np.zeros(n),
+            "slow_time": np.zeros(n),
+            "lost_reason": [None] * n,
         }
     )
 
