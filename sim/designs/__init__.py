@@ -56,7 +56,8 @@ def build_broker(
     ]
     durable = getattr(spec, "durable", getattr(spec, "persistent", True))
     batch = getattr(spec, "batch", 1)
-    broker = Broker(env, recorder, durable=durable, batch=batch)
+    retry = design.database.when_down == "retry"
+    broker = Broker(env, recorder, durable=durable, batch=batch, retry=retry)
     handler = BROKERS[design.queue](env, book, consumers, recorder, broker, spec=spec)
     handler.start()
     return handler, consumers

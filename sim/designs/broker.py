@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 from simpy import Environment
 
-from sim.records import BROKER_DOWN, Recorder
+from sim.records import BROKER_DOWN, DB_DOWN, Recorder
 
 UNLIMITED = 1 << 62  # room of a consumer with no prefetch limit
 
@@ -23,10 +23,21 @@ UNLIMITED = 1 << 62  # room of a consumer with no prefetch limit
 class Broker:
     """One queue of a broker and its dead-letter queue."""
 
-    def __init__(self, env: Environment, recorder: Recorder, durable: bool = True, batch: int = 1):
+    def __init__(
+        self,
+        env: Environment,
+        recorder: Recorder,
+        durable: bool = True,
+        batch: int = 1,
+        retry: bool = False,
+    ):
         self.env = env
         self.recorder = recorder
         self.durable = durable
+        # database.when_down: retry: a publish refused while the broker is down is sent
+        # again by the customer's app when it is back (else the order is lost at the door).
+        self.retry = retry
+        self.pending: list[int] = []
         self.batch = batch  # messages handed to a consumer at each turn
         self.up = True
         self.ready: deque[int] = deque()
@@ -40,9 +51,13 @@ class Broker:
         self._feeding = False
 
     def publish(self, order: int) -> None:
-        """A producer sends `order`; lost if the broker is down."""
+        """A producer sends `order`; while the broker is down it is lost, or kept by the
+        customer's app until the broker is back (`retry`)."""
         if not self.up:
-            self.recorder.lose(order, self.env.now, BROKER_DOWN)
+            if self.retry:
+                self.pending.append(order)
+            else:  # turned away at the door, as the seed's database does (`rejected`)
+                self.recorder.lose(order, self.env.now, DB_DOWN)
             return
         self.ready.append(order)
         self.queued.add(order)
@@ -135,6 +150,10 @@ class Broker:
         return lost
 
     def broker_up(self) -> None:
-        """The broker is back: deliveries resume."""
+        """The broker is back: the publishes kept meanwhile land, deliveries resume."""
         self.up = True
+        pending, self.pending = self.pending, []
+        for order in pending:
+            self.ready.append(order)
+            self.queued.add(order)
         self.feed()

@@ -43,6 +43,7 @@ def simulate(
     fails = attempt_outcomes(world)
     if design.queue in BROKERS:
         handler, consumers = build_broker(env, book, stores_spec, design, recorder, fails)
+        _broker_outages(env, world, handler, recorder)
         _run(env, book, world, recorder, consumers, handler)
         return recorder
     stores = [
@@ -64,6 +65,21 @@ def simulate(
         store.fails = fails
     _run(env, book, world, recorder, stores, handler)
     return recorder
+
+
+def _broker_outages(env: simpy.Environment, world: World, handler, recorder: Recorder) -> None:
+    """`database.outages` is the schedule of whatever durably holds the orders: for a
+    broker design, the broker (every design sees the same outages)."""
+
+    def down() -> None:
+        recorder.event(env.now, "database_down")
+        handler.broker_down()
+
+    def up() -> None:
+        recorder.event(env.now, "database_up")
+        handler.broker_up()
+
+    Switch(env, world.database_outages, down, up).start()
 
 
 def _run(

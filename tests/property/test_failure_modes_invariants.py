@@ -97,7 +97,8 @@ def test_conservation_and_causality_under_failure_modes(scenario):
     when_down = scenario.designs[0].database.when_down
     for design, record, orders, metrics in runs.values():
         assert metrics["arrived"] == world.size
-        assert metrics["completed"] + metrics["lost"] + metrics["unfinished"] == world.size
+        parts = ("completed", "lost", "unfinished", "dead_lettered", "cancelled")
+        assert sum(metrics[part] for part in parts) == world.size
         assert metrics["held"] + metrics["stranded"] == metrics["unfinished"]
         assert np.all(orders["stranded_time"].to_numpy() >= 0)
         assert np.all(orders["slow_time"].to_numpy() >= -EPS)
