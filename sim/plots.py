@@ -114,7 +114,8 @@ def timeline(
     stores, horizon, unit = scenario.stores.count, scenario.horizon, scenario.time_unit
     start, end, zoomed = _window(events, horizon, window)
     trace, stores, clipped = _first_stores(trace, stores)
-    events = events[~(events["store"] >= stores)]  # keep chain-wide events (no store)
+    # keep chain-wide events: their store is missing, and NA >= n is NA, not False
+    events = events[~(events["store"] >= stores).fillna(False).astype(bool)]
     held = held_over_time(trace)
     peak = max(1, int(held["held"].max()) if len(held) else 1)
     cols = 1 if len(designs) <= 3 else 2
@@ -271,9 +272,7 @@ def load_after_crash(
     else:
         axes[0, 0].set_visible(True)
         axes[0, 0].text(0.5, 0.5, f"no redistribution in replication {replication}", ha="center")
-    title(
-        fig, ax, f"Orders per store just before and just after the first redistribution{clipped}"
-    )
+    title(fig, ax, f"Orders per store just before and just after the first redistribution{clipped}")
     return finish(fig, path)
 
 

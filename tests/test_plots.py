@@ -108,6 +108,19 @@ def test_the_timeline_has_a_legend_for_every_kind_of_mark(results):
     plt.close(figure)
 
 
+def test_the_timeline_draws_every_redistribution(results):
+    figure = plots.timeline(results, window=None)
+    events = results.timeline[results.timeline["replication"] == 0]
+    for panel, design in zip(figure.axes, results.scenario.designs, strict=False):
+        dotted = [line for line in panel.get_lines() if line.get_linestyle() == ":"]
+        redistributions = events[
+            (events["design"] == design.name) & (events["event"] == "redistribute")
+        ]
+        assert len(dotted) == len(redistributions), design.name
+    assert len(results.timeline.query("event == 'redistribute'")) > 0
+    plt.close(figure)
+
+
 def test_the_timeline_zooms_on_a_window_and_says_so(results):
     figure = plots.timeline(results, window=(100, 200))
     assert figure.axes[-1].get_xlim() == (100, 200)
