@@ -192,6 +192,34 @@ def case_dominoes(design: str) -> dict:
     }
 
 
+def case_brokers(design: str) -> dict:
+    """One broker design of scenarios/brokers.yaml over 80 hours of orders: orders per
+    second, and SimPy events per order (counted in a second, untimed run)."""
+    import sim
+    from sim.loading import load_scenario
+    from sim.model import simulate
+    from sim.scenario import Scenario
+    from sim.world import draw_world
+
+    scenario = load_scenario(
+        ROOT / "scenarios" / "brokers.yaml", replications=1, duration="80h", drain="4h"
+    )
+    data = scenario.to_mapping()
+    data["designs"] = {design: data["designs"][design]}
+    scenario = Scenario.from_mapping(data)
+    started = time.perf_counter()
+    results = sim.run(scenario)
+    elapsed = time.perf_counter() - started
+    world = draw_world(scenario, 0)
+    events = count_events(simulate, world, scenario.stores, scenario.designs[0])
+    return {
+        "customers": int(results.replications["arrived"].sum()),
+        "seconds": elapsed,
+        "events_per_order": events / world.size,
+        "peak_rss": peak_rss_bytes(),
+    }
+
+
 def case_scale(factor: int, keep_orders: int) -> dict:
     import sim
 
@@ -233,6 +261,7 @@ CASES = {
     "mmc_reference": case_mmc_reference,
     "mmc_ciw": case_mmc_ciw,
     "dominoes": case_dominoes,
+    "brokers": case_brokers,
     "scale": case_scale,
     "parallel": case_parallel,
 }

@@ -123,6 +123,27 @@ def main() -> int:
     )
     report["dominoes"] = dominoes
 
+    print("\nBrokers, one replication of 80 hours of orders (scenarios/brokers.yaml)")
+    brokers = {}
+    for design in (
+        "sqs_default",
+        "sqs_extended",
+        "rabbitmq_default",
+        "rabbitmq_prefetch1",
+        "activemq_default",
+        "activemq_prefetch1",
+        "kafka_default",
+        "kafka_long_poll",
+    ):
+        row = measure("brokers", design, repeats=repeats)
+        row["orders_per_s"] = row["customers"] / row["seconds"]
+        brokers[design] = row
+        print(
+            f"  {design:<20}{row['orders_per_s']:>12,.0f} orders/s"
+            f"  {row['events_per_order']:>6.1f} events/order"
+        )
+    report["brokers"] = brokers
+
     print("\nScale: dominoes (3 designs), orders x1, x4, x16")
     scale = {}
     factors = (1, 2, 4) if args.quick else (1, 4, 16)

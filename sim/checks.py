@@ -52,6 +52,8 @@ COST_KEYS = {
     "redistributions": ("orchestrator", "redistribute"),
     "ring": ("balancer", "vnodes"),
 }
+MAX_POLLS_PER_REPLICATION = 50_000_000  # Kafka: auto-commits (a poll each) per run
+MAX_REBALANCE_WORK = 1e9  # Kafka: partitions (and members) gone through at each rebalance
 
 
 def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile) -> list[Problem]:
@@ -97,6 +99,60 @@ def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile)
         )
     if spec.strategy == "maglev" and spec.table_size < count:
         problems.append(Problem(where("balancer", "table_size"), f"must be at least {count}"))
+    if design.kafka is not None:
+        horizon = raw.duration + (raw.drain if raw.drain is not None else raw.duration / 4)
+        problems += kafka_problems(design, entry, raw, horizon)
+    return problems
+
+
+def kafka_problems(
+    design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile, horizon: float
+) -> list[Problem]:
+    """A Kafka design's settings that must agree, and its timers bounded."""
+    kafka = design.kafka
+    assert kafka is not None
+
+    def where(key: str) -> tuple[str, ...]:
+        overridden = key in entry.kafka and raw.designs is not None
+        return ("designs", design.name, "kafka", key) if overridden else ("kafka", key)
+
+    problems = []
+    if kafka.heartbeat_interval >= kafka.session_timeout:
+        problems.append(
+            Problem(
+                where("heartbeat_interval"),
+                f"({kafka.heartbeat_interval:g}) must be lower than session_timeout "
+                f"({kafka.session_timeout:g})",
+            )
+        )
+    if kafka.commit == "sync" and kafka.enable_auto_commit:
+        problems.append(
+            Problem(
+                where("commit"),
+                "sync needs enable_auto_commit: false (an application that commits each "
+                "record itself turns auto-commit off)",
+            )
+        )
+    crashes = expected_crashes(raw.failures, raw.stores.count, horizon)
+    # Each crash brings about two rebalances, each going through every partition and member.
+    work = 2 * crashes * (kafka.partitions + raw.stores.count)
+    if work > MAX_REBALANCE_WORK:
+        problems.append(
+            Problem(
+                where("partitions"),
+                f"({kafka.partitions}) with about {crashes:.3g} crashes per run means about "
+                f"{work:.3g} partition moves to work out; the limit is {MAX_REBALANCE_WORK:.0e}",
+            )
+        )
+    commits = horizon / kafka.auto_commit_interval * raw.stores.count
+    if kafka.enable_auto_commit and commits > MAX_POLLS_PER_REPLICATION:
+        problems.append(
+            Problem(
+                where("auto_commit_interval"),
+                f"({kafka.auto_commit_interval:g}) means up to {commits:.3g} commits of "
+                f"{raw.stores.count} stores per run; the limit is {MAX_POLLS_PER_REPLICATION:.0e}",
+            )
+        )
     return problems
 
 
@@ -150,6 +206,14 @@ def run_cost(design: DesignSpec, raw: _ScenarioFile) -> dict[str, float]:
         per_order = SECONDS_PER["scanned_order"] if vectorized else SECONDS_PER["routed_order"]
         cost["redistributions"] = redistributions * waiting * (per_order + per_lookup)
     return cost
+
+
+def expected_crashes(failures: FailuresSpec, count: int, horizon: float) -> float:
+    """About how many crashes a run has: the scripted ones, and count x horizon / mtbf."""
+    crashes = float(len(failures.scripted))
+    if failures.mtbf is not None:
+        crashes += count * horizon / failures.mtbf
+    return crashes
 
 
 def world_problems(raw: _ScenarioFile) -> Iterator[Problem]:

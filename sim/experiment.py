@@ -73,8 +73,9 @@ class Results:
 
 def trace_replication(scenario: Scenario, replication: int = 0) -> pd.DataFrame:
     """Every step of every order of one replication, for every design: `design, time,
-    what, store, order` (what: sent, ignored, refused, start, finish, abandon, drop, lost,
-    done). The run is the same as in `run_replication`, only recorded in full."""
+    what, store, order` (what: sent, ignored, refused, start, finish, fail, abandon, drop,
+    discard, lost, done, dead_letter). The run is the same as in `run_replication`, only
+    recorded in full."""
     world = draw_world(scenario, replication)
     frames = []
     for design in scenario.designs:
@@ -104,6 +105,7 @@ def run_replication(scenario: Scenario, replication: int, keep_orders: bool) -> 
             scenario.orders.sla,
             scenario.horizon,
             peak_held=record.peak_held,
+            counters=record.counters,
         )
         rows.append({"design": design.name, "replication": replication, **metrics})
         timelines.append(_label(timeline, names, index, replication))

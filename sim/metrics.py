@@ -7,7 +7,7 @@ those of the glossary in DESIGN.md.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,11 @@ METRICS = (
     "redistributions",
     "moves",
     "peak_load",
+    "dead_lettered",
+    "redeliveries",
+    "rebalances",
+    "paused_time",
+    "max_lag",
 )
 
 #: Every metric is a count, a time or a share: none is below 0, and a share is at most 1.
@@ -64,12 +69,15 @@ def replication_metrics(
     sla: float | None,
     horizon: float,
     peak_held: Sequence[int] = (),
+    counters: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """The metrics of one design in one replication (`peak_held`: per store, the most
-    orders it held at once)."""
+    orders it held at once; `counters`: totals the design reported, `Recorder.counters`)."""
+    counters = counters or {}
     completions = orders["completions"].to_numpy()
     done = completions > 0
     lost = (orders["status"] == "lost").to_numpy()
+    dead = int((orders["status"] == "dead_lettered").sum())
     online = (orders["kind"] == "online").to_numpy()
     arrived = len(orders)
     prep = orders["prep_time"].to_numpy()
@@ -79,7 +87,7 @@ def replication_metrics(
         "arrived": arrived,
         "completed": int(done.sum()),
         "lost": int(lost.sum()),
-        "unfinished": arrived - int(done.sum()) - int(lost.sum()),
+        "unfinished": arrived - int(done.sum()) - int(lost.sum()) - dead,
         "duplicates": int(np.maximum(completions - 1, 0).sum()),
         "wasted_work": float(orders["work"].sum() - prep[done].sum()),
         "latency_mean": float(latency.mean()) if latency.size else math.nan,
@@ -92,7 +100,19 @@ def replication_metrics(
         "redistributions": int((events == "redistribute").sum()),
         "moves": int(orders["moves"].sum()),
         "peak_load": max(peak_held) if len(peak_held) else math.nan,
+        "dead_lettered": dead,
+        "redeliveries": _redeliveries(orders),
+        "rebalances": int((events == "rebalance").sum()),
+        "paused_time": float(counters.get("paused_time", 0.0)),
+        "max_lag": float(counters.get("max_lag", math.nan)),
     }
+
+
+def _redeliveries(orders: pd.DataFrame) -> int:
+    """Deliveries by a broker beyond each message's first (0 for designs without one)."""
+    if "deliveries" not in orders:
+        return 0
+    return int(np.maximum(orders["deliveries"].to_numpy() - 1, 0).sum())
 
 
 def _latencies(orders: pd.DataFrame, warmup: float) -> np.ndarray:

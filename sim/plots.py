@@ -37,7 +37,7 @@ __all__ = [
 
 #: Step kinds that add an order to a store's RAM, or take one out.
 INTO_STORE = ("sent",)
-OUT_OF_STORE = ("finish", "abandon", "drop")
+OUT_OF_STORE = ("finish", "fail", "abandon", "drop", "discard")
 
 #: Marks at an instant on a store's band, one line per kind of event: `offset` is where in
 #: the band (crash above the middle, detection below, so that they never merge); `delay`
@@ -60,6 +60,7 @@ EVENT_SPANS: dict[tuple[str, str], dict] = {
 #: Chain-wide instants, drawn as verticals across a panel.
 EVENT_LINES: dict[str, dict] = {
     "redistribute": {"color": "0.3", "linestyle": ":", "label": "redistribution"},
+    "rebalance": {"color": "0.3", "linestyle": "--", "label": "Kafka rebalance"},
 }
 #: A run with more crashes than this in one panel is zoomed on its busiest quarter.
 ZOOM_CRASHES = 30

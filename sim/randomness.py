@@ -21,6 +21,8 @@ STREAMS = {
     "offline_prep": 3,
     "failures": 4,
     "order_keys": 5,
+    "poison": 6,
+    "attempt_failures": 7,
 }
 
 

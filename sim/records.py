@@ -16,10 +16,11 @@ import pandas as pd
 from sim.world import ONLINE, World
 
 #: Why an order was lost; 0 means it was not.
-LOST_REASONS = {1: "crash", 2: "store_down"}
-CRASH, STORE_DOWN = 1, 2
+LOST_REASONS = {1: "crash", 2: "store_down", 3: "broker_down", 4: "failed"}
+#: failed: an attempt failed with no copy left to try again (a broker's auto-ack).
+CRASH, STORE_DOWN, BROKER_DOWN, FAILED = 1, 2, 3, 4
 KINDS = ["online", "offline"]
-STATUSES = ["completed", "lost", "unfinished"]
+STATUSES = ["completed", "lost", "unfinished", "dead_lettered"]
 TIMELINE_COLUMNS = ("time", "event", "store", "orders", "moved", "lost", "detection_delay")
 
 
@@ -28,12 +29,16 @@ class Recorder:
 
     def __init__(self, orders: int, trace: bool = False):
         #: With `trace`, every step of every order as (time, what, store, order), where
-        #: `what` is sent, ignored, refused, start, finish, abandon, drop, lost or done.
+        #: `what` is sent, ignored, refused, start, finish, fail (an attempt that failed),
+        #: abandon, drop, discard (a delivery of a channel the broker closed), lost, done
+        #: or dead_letter (store -1: a broker's DLQ).
         self.trace: list[tuple[float, str, int, int]] | None = [] if trace else None
         nan = array("d", [math.nan])
         self.first_completion = nan * orders
         self.done_at = nan * orders  # when the D status landed (database designs)
         self.lost_at = nan * orders
+        self.dead_lettered_at = nan * orders  # moved to a dead-letter queue (brokers)
+        self.deliveries = array("i", bytes(4 * orders))  # times a broker delivered it
         self.work = array("d", bytes(8 * orders))  # preparation time spent, all attempts
         self.completions = array("i", bytes(4 * orders))
         self.attempts = array("i", bytes(4 * orders))
@@ -42,6 +47,9 @@ class Recorder:
         self.lost_reason = array("b", bytes(orders))
         self.timeline: list[tuple] = []
         self.peak_held: list[int] = []  # per store, the most orders it held at once
+        #: Totals a design reports itself at the end of the run (Kafka: paused_time,
+        #: max_lag), read by `sim.metrics.replication_metrics`.
+        self.counters: dict[str, float] = {}
 
     def complete(self, order: int, now: float, prep: float) -> None:
         """A preparation of `order` finished at `now`."""
@@ -57,6 +65,13 @@ class Recorder:
         self.lost_at[order] = now
         if self.trace is not None:
             self.trace.append((now, "lost", -1, order))
+
+    def dead_letter(self, order: int, now: float) -> None:
+        """`order` was moved to a dead-letter queue: a person must look at it."""
+        if self.dead_lettered_at[order] != self.dead_lettered_at[order]:  # NaN: the first
+            self.dead_lettered_at[order] = now
+        if self.trace is not None:
+            self.trace.append((now, "dead_letter", -1, order))
 
     def event(
         self,
@@ -75,7 +90,10 @@ class Recorder:
         """One row per order, with its outcome."""
         completions = np.frombuffer(self.completions, dtype=np.int32)
         reason = np.frombuffer(self.lost_reason, dtype=np.int8)
-        status = np.where(completions > 0, 0, np.where(reason > 0, 1, 2)).astype(np.int8)
+        dead = ~np.isnan(np.frombuffer(self.dead_lettered_at, dtype=np.float64))
+        status = np.where(completions > 0, 0, np.where(reason > 0, 1, np.where(dead, 3, 2))).astype(
+            np.int8
+        )
         sent_to = np.frombuffer(self.sent_to, dtype=np.int32).copy()
         online = world.pinned == ONLINE
         return pd.DataFrame(
@@ -96,6 +114,8 @@ class Recorder:
                 "lost_at": np.frombuffer(self.lost_at, dtype=np.float64),
                 "last_store": pd.arrays.IntegerArray(sent_to, sent_to < 0),
                 "moves": np.frombuffer(self.moves, dtype=np.int32),
+                "deliveries": np.frombuffer(self.deliveries, dtype=np.int32),
+                "dead_lettered_at": np.frombuffer(self.dead_lettered_at, dtype=np.float64),
             }
         )
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from sim.broker_report import broker_findings
 from sim.findings import design_findings, sweep_findings
 from sim.metrics import INTERVAL_NOTE
 from sim.scenario import Scenario
@@ -119,6 +120,7 @@ def findings(results) -> list[str]:
             f"percentile latency was {_with_interval(*p95)} {unit}."
         )
         lines.append(sentence)
+    lines += broker_findings(summary, scenario)
     names = [d.name for d in scenario.designs]
     return lines + design_findings(results.replications, names, unit)
 

@@ -8,11 +8,20 @@ lines and applying `--set` overrides live in `sim.loading`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
 
+from sim.broker_sections import (
+    BROKER_SECTIONS,
+    ActivemqSpec,
+    KafkaSpec,
+    RabbitmqSpec,
+    SqsSpec,
+    defaults_in,
+)
 from sim.checks import design_problems, plan_problems, sweep_problems, world_problems
+from sim.durations import UNITS, NonNegativeDuration, PositiveDuration
 from sim.errors import Problem, ScenarioError, shorten
 from sim.sections import (
     ArrivalSpec,
@@ -21,11 +30,10 @@ from sim.sections import (
     DesignName,
     DesignSpec,
     FailuresSpec,
-    NonNegativeFinite,
     OrchestratorSpec,
     OrdersSpec,
     PlanSpec,
-    PositiveFinite,
+    Queue,
     ScriptedCrash,
     StoresSpec,
     _Section,
@@ -59,19 +67,23 @@ __all__ = [
 class _DesignEntry(_Section):
     """A design as written: `queue` plus raw overrides, merged and checked later."""
 
-    queue: Literal["ram", "db"]
+    queue: Queue
     database: dict[str, Any] = Field(default_factory=dict)
     orchestrator: dict[str, Any] = Field(default_factory=dict)
     balancer: dict[str, Any] = Field(default_factory=dict)
+    sqs: dict[str, Any] = Field(default_factory=dict)
+    rabbitmq: dict[str, Any] = Field(default_factory=dict)
+    activemq: dict[str, Any] = Field(default_factory=dict)
+    kafka: dict[str, Any] = Field(default_factory=dict)
 
 
 class _ScenarioFile(_Section):
     name: Name
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     time_unit: str = Field(default="min", min_length=1, max_length=16)
-    duration: PositiveFinite
-    drain: NonNegativeFinite | None = None
-    warmup: NonNegativeFinite = 0.0
+    duration: PositiveDuration
+    drain: NonNegativeDuration | None = None
+    warmup: NonNegativeDuration = 0.0
     replications: int = Field(default=10, ge=1, le=100_000)
     stores: StoresSpec
     orders: OrdersSpec
@@ -79,6 +91,11 @@ class _ScenarioFile(_Section):
     database: DatabaseSpec = DatabaseSpec()
     orchestrator: OrchestratorSpec = OrchestratorSpec()
     balancer: BalancerSpec = BalancerSpec()
+    # Checked here for mistakes; designs take their settings from the mapping as written.
+    sqs: SqsSpec | None = None
+    rabbitmq: RabbitmqSpec | None = None
+    activemq: ActivemqSpec | None = None
+    kafka: KafkaSpec | None = None
     designs: Annotated[dict[DesignName, _DesignEntry], Field(min_length=1)] | None = None
     sweep: dict[SweepKey, SweepValues] = Field(default_factory=dict, strict=False)
     plan: PlanSpec | None = None
@@ -109,8 +126,9 @@ class Scenario(_Section):
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Scenario:
         """Validate a plain mapping; raise `ScenarioError` listing every problem."""
+        context = _context(data)
         try:
-            raw = _ScenarioFile.model_validate(dict(data))
+            raw = _ScenarioFile.model_validate(dict(data), context=context)
         except ValidationError as error:
             problems = _problems(error, model=_ScenarioFile) + _override_problems(data)
             raise ScenarioError(problems) from None
@@ -138,7 +156,8 @@ class Scenario(_Section):
         """The scenario as run, every default filled in; `from_mapping` reads it back."""
         data = self.model_dump(mode="json", exclude={"designs", "sweep", "plan"})
         data["designs"] = {
-            d.name: d.model_dump(mode="json", exclude={"name"}) for d in self.designs
+            d.name: d.model_dump(mode="json", exclude={"name"}, exclude_none=True)
+            for d in self.designs
         }
         if self.sweep:
             data["sweep"] = self.model_dump(mode="json")["sweep"]
@@ -191,14 +210,48 @@ def _resolve_designs(
         for section in DESIGN_SECTIONS:
             base = data.get(section) or {}
             merged[section] = _deep_merge(dict(base), getattr(entry, section))
+        problems += [
+            p for p in _broker_section(merged, data, entry, raw.time_unit) if p not in problems
+        ]
         try:
-            design = DesignSpec.model_validate(merged)
+            design = DesignSpec.model_validate(merged, context={"time_unit": raw.time_unit})
         except ValidationError as error:
             problems += _problems(error, prefix=("designs", name), model=DesignSpec)
             continue
         designs.append(design)
         problems += [p for p in design_problems(design, entry, raw) if p not in problems]
     return tuple(designs), problems
+
+
+def _broker_section(
+    merged: dict[str, Any], data: Mapping[str, Any], entry: _DesignEntry, time_unit: str
+) -> list[Problem]:
+    """Put the design's broker section (the top-level one, its overrides, the documented
+    defaults in `time_unit`) into `merged`; a broker section of another broker is a mistake."""
+    problems = []
+    for section in BROKER_SECTIONS:
+        override = getattr(entry, section)
+        if section != entry.queue:
+            if override:
+                problems.append(
+                    Problem(
+                        ("designs", merged["name"], section), f"applies to queue: {section} only"
+                    )
+                )
+            continue
+        base = data.get(section) or {}
+        raw = _deep_merge(dict(base) if isinstance(base, Mapping) else {}, override)
+        missing = [key for key in BROKER_SECTIONS[section].SECONDS if key not in raw]
+        if time_unit not in UNITS and missing:
+            problems.append(
+                Problem(
+                    ("time_unit",),
+                    f"({time_unit!r}) must be a real unit ({', '.join(UNITS)}) for queue: "
+                    f"{section}, whose defaults ({', '.join(missing)}) are durations in seconds",
+                )
+            )
+        merged[section] = defaults_in(section, raw, time_unit)
+    return problems
 
 
 def _override_problems(data: Mapping[str, Any]) -> list[Problem]:
@@ -208,16 +261,28 @@ def _override_problems(data: Mapping[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     if not isinstance(designs, Mapping):
         return problems
-    models = {"database": DatabaseSpec, "orchestrator": OrchestratorSpec, "balancer": BalancerSpec}
+    models: dict[str, Any] = {
+        "database": DatabaseSpec,
+        "orchestrator": OrchestratorSpec,
+        "balancer": BalancerSpec,
+        **BROKER_SECTIONS,
+    }
+    context = _context(data)
     for name, entry in designs.items():
         for section, model in models.items():
             override = entry.get(section) if isinstance(entry, Mapping) else None
             if isinstance(override, Mapping):
                 try:
-                    model.model_validate(dict(override))
+                    model.model_validate(dict(override), context=context)
                 except ValidationError as error:
                     problems += _problems(error, ("designs", name, section), model)
     return problems
+
+
+def _context(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What duration validators need to know: the scenario's time unit, if it is a string."""
+    unit = data.get("time_unit", "min")
+    return {"time_unit": unit if isinstance(unit, str) else None}
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

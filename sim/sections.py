@@ -10,11 +10,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sim.broker_sections import ActivemqSpec, KafkaSpec, RabbitmqSpec, SqsSpec
 from sim.distributions import Distribution
+from sim.durations import NonNegativeDuration, PositiveDuration
 from sim.hashing.maglev import is_prime
 
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Queue = Literal["ram", "db", "sqs", "rabbitmq", "activemq", "kafka"]
 DesignName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
 
 
@@ -41,29 +45,31 @@ class OrdersSpec(_Section):
     online: ArrivalSpec = ArrivalSpec()
     offline: ArrivalSpec = ArrivalSpec()
     prep_time: Distribution
-    sla: PositiveFinite | None = None
+    sla: PositiveDuration | None = None
+    poison: Probability = 0.0  # share of orders whose every preparation fails (bad data)
+    attempt_failure: Probability = 0.0  # each attempt fails with this probability
 
 
 class ScriptedCrash(_Section):
     """A crash of one store at a given time, for a given repair time."""
 
     store: int = Field(ge=0)
-    at: NonNegativeFinite
-    down_for: PositiveFinite
+    at: NonNegativeDuration
+    down_for: PositiveDuration
 
 
 class FailuresSpec(_Section):
     """Random crashes (exponential up and repair times) and scripted ones, both if given."""
 
-    mtbf: PositiveFinite | None = None
-    mttr: PositiveFinite | None = None
+    mtbf: PositiveDuration | None = None
+    mttr: PositiveDuration | None = None
     scripted: Annotated[tuple[ScriptedCrash, ...], Field(strict=False)] = ()
 
 
 class DatabaseSpec(_Section):
     """The order database: time from a store finishing to the D status landing."""
 
-    ack_delay: NonNegativeFinite = 0.0
+    ack_delay: NonNegativeDuration = 0.0
 
 
 class OrchestratorSpec(_Section):
@@ -73,7 +79,7 @@ class OrchestratorSpec(_Section):
     whose store is not up (`owned`: the database records where each order was sent).
     """
 
-    poll_interval: PositiveFinite = 1.0
+    poll_interval: PositiveDuration = 1.0
     misses: int = Field(default=2, ge=1, le=1_000_000)
     redistribute: Literal["all", "owned"] = "all"
 
@@ -101,10 +107,15 @@ class DesignSpec(_Section):
     """One way of handling orders, with every section resolved."""
 
     name: DesignName
-    queue: Literal["ram", "db"]
+    queue: Queue
     database: DatabaseSpec = DatabaseSpec()
     orchestrator: OrchestratorSpec = OrchestratorSpec()
     balancer: BalancerSpec = BalancerSpec()
+    # A broker design's settings, only in the design of that broker (`queue`).
+    sqs: SqsSpec | None = None
+    rabbitmq: RabbitmqSpec | None = None
+    activemq: ActivemqSpec | None = None
+    kafka: KafkaSpec | None = None
 
 
 class PlanSpec(_Section):

@@ -4,7 +4,8 @@ Part of the scenario layer: expanding a sweep (or setting a plan's key) only bui
 checks scenarios; running them is `sim.experiment`'s and `sim.plan`'s.
 
 A sweep over a key of a section that designs may override (`database`, `orchestrator`,
-`balancer`) sets it in every design; `designs.NAME.section.key` sets it in one design.
+`balancer`) sets it in every design, over a broker's key (`kafka.partitions`) in every
+design of that broker; `designs.NAME.section.key` sets it in one design.
 Cells are numbered in grid order, the last key varying fastest.
 """
 
@@ -15,6 +16,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+from sim.broker_sections import BROKER_SECTIONS
 from sim.errors import Problem, ScenarioError
 from sim.scenario import DESIGN_SECTIONS, Scenario
 
@@ -61,11 +63,16 @@ def plain_mapping(scenario: Scenario) -> dict[str, Any]:
 
 
 def apply_key(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set dotted `key` in a scenario mapping; a design section key goes to every design."""
+    """Set dotted `key` in a scenario mapping; a design section key goes to every design,
+    a broker section key to every design of that broker."""
     parts = key.split(".")
     if parts[0] in DESIGN_SECTIONS:
         for design in data.get("designs", {}).values():
             _set(design, parts, value)
+    elif parts[0] in BROKER_SECTIONS:
+        for design in data.get("designs", {}).values():
+            if design.get("queue") == parts[0]:
+                _set(design, parts, value)
     else:
         _set(data, parts, value)
 

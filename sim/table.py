@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from sim.design_words import design_words
 from sim.metrics import INTERVAL_NOTE
 from sim.scenario import Scenario
 
@@ -41,8 +42,9 @@ def _flat(mapping: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-#: A RAM-only design has no database and no orchestrator: their settings say nothing.
-_RAM_IGNORES = ("database.", "orchestrator.")
+#: The sections each kind of design reads (a broker reads its own section only): the
+#: settings of the others say nothing about it.
+_READS = {"ram": ("balancer.",), "db": ("balancer.", "database.", "orchestrator.")}
 #: Balancer settings that only some strategies read.
 _STRATEGY_KEYS = {
     "balancer.vnodes": ("ring", "bounded"),
@@ -54,7 +56,7 @@ _STRATEGY_KEYS = {
 
 def _says_something(design, key: str) -> bool:
     """Whether a setting matters to this design (modulo has no vnodes)."""
-    if design.queue == "ram" and key.startswith(_RAM_IGNORES):
+    if not key.startswith(_READS.get(design.queue, (f"{design.queue}.",))):
         return False
     return design.balancer.strategy in _STRATEGY_KEYS.get(key, (design.balancer.strategy,))
 
@@ -76,6 +78,9 @@ def design_labels(scenario: Scenario) -> dict[str, str]:
         settings = ", ".join(f"{k} {_setting(flat[design.name][k])}" for k in mine)
         if design.queue == "ram":
             labels[design.name] = "RAM only" + (f"; {settings}" if settings else "")
+        elif design.queue != "db":
+            words = design_words(design, unit)
+            labels[design.name] = words + (f"; {settings}" if settings else "")
         elif settings:
             labels[design.name] = f"database; {settings}"
         else:

@@ -37,6 +37,12 @@ class World:
     key_hash: np.ndarray
     outages: tuple[tuple[tuple[float, float], ...], ...]
     horizon: float
+    #: Which orders are poison (every preparation fails); None: none are.
+    poison: np.ndarray | None = None
+    #: Per order, the seed of its attempts' outcomes (see `sim.model.attempts`); None
+    #: when attempts never fail at random.
+    attempt_seed: np.ndarray | None = None
+    attempt_failure: float = 0.0
 
     @property
     def size(self) -> int:
@@ -76,6 +82,7 @@ def draw_world(scenario: Scenario, replication: int) -> World:
         _outages(scenario.failures, store, streams.get("failures", store), horizon)
         for store in range(scenario.stores.count)
     )
+    poison, seeds = _failures_of_attempts(streams, orders.poison, orders.attempt_failure, order)
     return World(
         arrival=arrival[order],
         prep=np.concatenate(preps)[order],
@@ -84,7 +91,26 @@ def draw_world(scenario: Scenario, replication: int) -> World:
         key_hash=key_hash[order],
         outages=outages,
         horizon=horizon,
+        poison=poison,
+        attempt_seed=seeds,
+        attempt_failure=orders.attempt_failure,
     )
+
+
+def _failures_of_attempts(
+    streams: Streams, poison: float, attempt_failure: float, order: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Poison orders and the seeds of attempt outcomes, from their own streams, drawn in
+    order of arrival (so the draw does not depend on how orders are routed); nothing is
+    drawn at the defaults, so the other streams and today's results are untouched."""
+    size = len(order)
+    marked = None
+    if poison > 0:
+        marked = streams.get("poison").random(size) < poison
+    seeds = None
+    if attempt_failure > 0:
+        seeds = streams.get("attempt_failures").integers(0, 2**63, size, dtype=np.int64)
+    return marked, seeds
 
 
 def _poisson_times(rng: np.random.Generator, rate: float, duration: float) -> np.ndarray:

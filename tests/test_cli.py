@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sim.broker_sections import BROKER_SECTIONS
 from sim.cli import main
 from sim.loading import load_scenario
 
@@ -41,7 +42,15 @@ CONTRACT = [
     "sla_missed",
 ]
 SUMMARY_COLUMNS = ["design", "metric", "mean", "ci_low", "ci_high", "n"]
-TIMELINE_EVENTS = {"crash", "recover", "detected_down", "detected_up", "redistribute"}
+TIMELINE_EVENTS = {
+    "crash",
+    "recover",
+    "detected_down",
+    "detected_up",
+    "redistribute",
+    "rebalance",
+    "left_group",
+}
 #: A short run of one_crash: its crash (store 1 at 60) stays inside [0, 90).
 SHORT = [
     "--replications",
@@ -177,7 +186,8 @@ def test_shipped_scenario_replications_rows(shipped):
     assert sorted(zip(frame["design"], frame["replication"], strict=True)) == sorted(
         (design, r) for design in designs for r in range(2)
     )
-    assert (frame["arrived"] == frame["completed"] + frame["lost"] + frame["unfinished"]).all()
+    kept = frame["completed"] + frame["lost"] + frame["unfinished"] + frame["dead_lettered"]
+    assert (frame["arrived"] == kept).all()
     assert (frame["arrived"] > 0).all()
 
 
@@ -210,7 +220,9 @@ def test_shipped_scenario_yaml_is_the_scenario_as_run(shipped):
     assert written["warmup"] == 0
     assert written["replications"] == 2
     for design in written["designs"].values():
-        assert set(design) == {"queue", "database", "orchestrator", "balancer"}
+        # A broker design carries its broker's section too, every default filled in.
+        broker = {design["queue"]} & set(BROKER_SECTIONS)
+        assert set(design) == {"queue", "database", "orchestrator", "balancer", *broker}
 
 
 # --- --orders, --out ----------------------------------------------------------------------
@@ -224,11 +236,12 @@ def test_orders_writes_orders_parquet(with_orders):
     listed = readme_columns("orders.parquet")
     assert [c for c in orders.columns if c in listed] == listed
     assert len(orders) == replications["arrived"].sum()
-    assert set(orders["status"]) <= {"completed", "lost", "unfinished"}
+    statuses = ["completed", "lost", "unfinished", "dead_lettered"]
+    assert set(orders["status"]) <= set(statuses)
     counted = orders.groupby(["design", "replication"])["status"].value_counts().unstack()
-    counted = counted.reindex(columns=["completed", "lost", "unfinished"], fill_value=0)
+    counted = counted.reindex(columns=statuses, fill_value=0)
     by_run = replications.set_index(["design", "replication"])
-    for status in ("completed", "lost", "unfinished"):
+    for status in statuses:
         pairs = counted[status].fillna(0).astype(int)
         assert (pairs == by_run.loc[pairs.index, status]).all()
 

@@ -14,6 +14,7 @@ import pytest
 
 import sim
 import sim.experiment
+import sim.sweep
 from sim.cache import Cache
 from sim.executors import Runner, make_runner
 from sim.plan import Evaluation, parse_target, plan, search
@@ -52,6 +53,26 @@ def test_a_sweep_has_one_row_per_cell_design_and_replication_carrying_its_values
     summary = results.summary
     assert len(summary) == 4 * 2 * len(sim.metrics.METRICS)
     assert {"cell", "stores.count"} <= set(summary.columns)
+
+
+def test_a_sweep_over_a_broker_key_sets_it_in_that_brokers_designs_only():
+    scenario = small_sweep(
+        designs={
+            "ring": {"queue": "db"},
+            "kafka": {"queue": "kafka"},
+            "kafka_pinned": {"queue": "kafka", "kafka": {"assignor": "sticky"}},
+        },
+        sweep={"kafka.partitions": [2, 6]},
+    )
+    grid = sim.sweep.cells(scenario)
+    for cell, partitions in zip(grid, (2, 6), strict=True):
+        assert cell.scenario.design("ring").kafka is None
+        assert cell.scenario.design("kafka").kafka.partitions == partitions
+        pinned = cell.scenario.design("kafka_pinned").kafka
+        assert (pinned.partitions, pinned.assignor) == (partitions, "sticky")
+    frame = sim.run(scenario).replications
+    lag = frame[frame["design"] == "kafka"].groupby("kafka.partitions")["max_lag"].mean()
+    assert lag[2] > lag[6]  # fewer partitions, longer queues in each
 
 
 def test_serial_process_pool_and_dask_cluster_give_identical_results():

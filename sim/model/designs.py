@@ -73,6 +73,13 @@ class RamOnly:
     def completed(self, order: int, store: Store) -> None:
         self.recorder.complete(order, self.env.now, self.prep[order])
 
+    def failed(self, order: int, store: Store) -> None:
+        """An attempt failed: the store tries again in place, behind what it has queued."""
+        store.accept(order)
+
+    def end_of_run(self, horizon: float) -> None:
+        """The run ended at `horizon`: report totals the design keeps (none here)."""
+
 
 class DatabaseQueue(RamOnly):
     """The seed's design: every order is written to the database first (status N).
@@ -136,6 +143,12 @@ class DatabaseQueue(RamOnly):
         database = self.database
         if database.ack_delay and order in database.open and self.sent_to[order] == store.index:
             self.unheld.add(order)  # finished; its D write has not landed yet
+
+    def failed(self, order: int, store: Store) -> None:
+        """An attempt failed: an online order stays N and is sent again at the next
+        redistribution; a walk-in is tried again in place."""
+        if self.pinned[order] >= 0:
+            store.accept(order)
 
     def stores_down(self, stores: list[Store]) -> None:
         """The orchestrator declared `stores` down: take them out, then redistribute."""

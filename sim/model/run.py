@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import simpy
 
+from sim.designs import BROKERS, build_broker
+from sim.model.attempts import attempt_outcomes
 from sim.model.balancer import Balancer
 from sim.model.database import Database
 from sim.model.designs import DatabaseQueue, RamOnly
@@ -31,6 +33,11 @@ def simulate(
     recorder = Recorder(world.size, trace)
     book = OrderBook.from_world(world)
     fleet = Fleet()
+    fails = attempt_outcomes(world)
+    if design.queue in BROKERS:
+        handler, consumers = build_broker(env, book, stores_spec, design, recorder, fails)
+        _run(env, book, world, recorder, consumers, handler)
+        return recorder
     stores = [
         Store(env, i, stores_spec.workers, book.prep, recorder, fleet)
         for i in range(stores_spec.count)
@@ -48,16 +55,26 @@ def simulate(
         ).start()
     for store in stores:
         store.on_done = handler.completed
+        store.on_failed = handler.failed
+        store.fails = fails
+    _run(env, book, world, recorder, stores, handler)
+    return recorder
+
+
+def _run(
+    env: simpy.Environment, book: OrderBook, world: World, recorder: Recorder, stores, handler
+):
+    """Start arrivals and failures, run to the horizon, close the record."""
     Arrivals(env, book.arrival, handler.dispatch).start()
     Failures(env, stores, world.outages, handler.crash, handler.recover).start()
     env.run(until=world.horizon)
     _close(recorder, stores, world.horizon)
-    return recorder
+    handler.end_of_run(world.horizon)
 
 
-def _close(recorder: Recorder, stores: list[Store], horizon: float) -> None:
+def _close(recorder: Recorder, stores, horizon: float) -> None:
     recorder.peak_held = [store.peak for store in stores]
     for store in stores:
-        for order, start in store.preparing.items():
+        for order, start in store.under_way():
             if recorder.completions[order] > 0:
                 recorder.work[order] += horizon - start

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from simpy import Environment
 from simpy.events import Event
 
+from sim.model.attempts import Fails
 from sim.model.events import COMPLETION
 from sim.records import Recorder
 
@@ -49,7 +50,8 @@ class Store:
     The store ignores an order it already holds (queued or in preparation); it never reads
     the database. A crash empties the queue and abandons every preparation under way; after
     recovery the store is up again and empty. `on_done(order, store)` is called when a
-    preparation finishes.
+    preparation finishes, `on_failed(order, store)` when it fails (`fails`, see
+    `sim.model.attempts`); either way the store then drops the order.
     """
 
     def __init__(
@@ -68,6 +70,8 @@ class Store:
         self.recorder = recorder
         self.fleet = fleet if fleet is not None else Fleet()
         self.on_done: Callable[[int, Store], None] = lambda order, store: None
+        self.on_failed: Callable[[int, Store], None] = lambda order, store: None
+        self.fails: Fails = None
         self.up = True
         self.epoch = 0
         self.crashes: list[float] = []  # when each crash happened
@@ -121,21 +125,42 @@ class Store:
         self.fleet.down -= 1
         self.fleet.on_recover(self)
 
+    def under_way(self):
+        """(order, start) of each preparation under way."""
+        return self.preparing.items()
+
     def _start(self, order: int) -> None:
         self.preparing[order] = self.env.now
-        self.recorder.attempts[order] += 1
+        attempt = self.recorder.attempts[order] + 1
+        self.recorder.attempts[order] = attempt
         if self.recorder.trace is not None:
             self.recorder.trace.append((self.env.now, "start", self.index, order))
-        Preparation(self.env, order, self.prep[order], self.epoch).callbacks.append(self._finish)
+        event = Preparation(self.env, order, self.prep[order], self.epoch)
+        event.attempt = attempt
+        event.callbacks.append(self._finish)
 
     def _finish(self, event: Preparation) -> None:
         if event.epoch != self.epoch:
             return  # abandoned by a crash
         order = event.order
+        if self.fails is not None and self.fails(order, event.attempt):
+            self._failed(order)
+            return
         if self.recorder.trace is not None:
             self.recorder.trace.append((self.env.now, "finish", self.index, order))
         del self.preparing[order]
         self.held.discard(order)
         self.on_done(order, self)
+        if self.queue and len(self.preparing) < self.workers:
+            self._start(self.queue.popleft())
+
+    def _failed(self, order: int) -> None:
+        """The attempt failed: its time is spent, the order dropped, the next one started;
+        then the design decides what happens to the order."""
+        if self.recorder.trace is not None:
+            self.recorder.trace.append((self.env.now, "fail", self.index, order))
+        self.recorder.work[order] += self.env.now - self.preparing.pop(order)
+        self.held.discard(order)
         if self.queue:
             self._start(self.queue.popleft())
+        self.on_failed(order, self)

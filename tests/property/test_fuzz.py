@@ -102,5 +102,6 @@ def test_mutated_scenarios_are_refused_cleanly_or_run_soundly(
         return
     results = sim.run(scenario)
     frame = results.replications
-    assert (frame["arrived"] == frame["completed"] + frame["lost"] + frame["unfinished"]).all()
+    kept = frame["completed"] + frame["lost"] + frame["unfinished"] + frame["dead_lettered"]
+    assert (frame["arrived"] == kept).all()
     assert (frame[["completed", "lost", "unfinished", "duplicates"]] >= 0).all().all()

@@ -1,0 +1,140 @@
+"""The broker core every broker design shares: a queue of messages, deliveries to consumers
+in turn, returns counted towards a limit, a dead-letter queue, outages and cancellation.
+
+Messages are orders. `ready` holds the ones waiting to be delivered, head first; a message
+settled (acknowledged, deleted, dead-lettered, cancelled) while it still sits in `ready` is
+skipped when its turn comes instead of being searched for, so settling costs O(1).
+Consumers with room take turns (`offer` puts a consumer in the rotation); how much room a
+consumer has, and what delivering means, are the design's (`room`, `deliver`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from simpy import Environment
+
+from sim.records import BROKER_DOWN, Recorder
+
+UNLIMITED = 1 << 62  # room of a consumer with no prefetch limit
+
+
+class Broker:
+    """One queue of a broker and its dead-letter queue."""
+
+    def __init__(self, env: Environment, recorder: Recorder, durable: bool = True, batch: int = 1):
+        self.env = env
+        self.recorder = recorder
+        self.durable = durable
+        self.batch = batch  # messages handed to a consumer at each turn
+        self.up = True
+        self.ready: deque[int] = deque()
+        self.queued: set[int] = set()  # orders in `ready`
+        self.gone: set[int] = set()  # settled: never delivered again
+        self.returns: dict[int, int] = {}  # order -> times returned unprocessed or failed
+        self.rotation: deque = deque()
+        self.in_rotation: set = set()
+        self.room: Callable[[object], int] = lambda consumer: 0
+        self.deliver: Callable[[int, object], bool] = lambda order, consumer: False
+        self._feeding = False
+
+    def publish(self, order: int) -> None:
+        """A producer sends `order`; lost if the broker is down."""
+        if not self.up:
+            self.recorder.lose(order, self.env.now, BROKER_DOWN)
+            return
+        self.ready.append(order)
+        self.queued.add(order)
+        self.feed()
+
+    def requeue(self, orders: Iterable[int]) -> None:
+        """Put messages back at the head of the queue, in the given order (redelivered
+        before newer messages, as RabbitMQ and SQS do with returned messages)."""
+        for order in reversed(list(orders)):
+            if order not in self.gone and order not in self.queued:
+                self.ready.appendleft(order)
+                self.queued.add(order)
+        self.feed()
+
+    def returned(self, order: int, limit: int | None) -> bool:
+        """Count a return of `order`; past `limit` returns it is dead-lettered (False)."""
+        count = self.returns.get(order, 0) + 1
+        self.returns[order] = count
+        if limit is not None and count > limit:
+            self.dead_letter(order)
+            return False
+        return True
+
+    def settle(self, order: int) -> None:
+        """The message is done with (acknowledged or deleted): it is never delivered again."""
+        self.gone.add(order)
+
+    def dead_letter(self, order: int) -> None:
+        """Move `order` to the dead-letter queue."""
+        if order not in self.gone:
+            self.gone.add(order)
+            self.recorder.dead_letter(order, self.env.now)
+
+    def cancel(self, order: int) -> bool:
+        """Remove a message still waiting in the queue (the customer called the order
+        off); False if it is not waiting (delivered, settled, or unknown)."""
+        if order in self.queued and order not in self.gone:
+            self.gone.add(order)
+            return True
+        return False
+
+    def offer(self, consumer) -> None:
+        """`consumer` may have room: give it its turn."""
+        if consumer not in self.in_rotation:
+            self.rotation.append(consumer)
+            self.in_rotation.add(consumer)
+        self.feed()
+
+    def feed(self) -> None:
+        """Deliver waiting messages to consumers with room, `batch` at each turn."""
+        if self._feeding or not self.up:
+            return
+        self._feeding = True
+        room, rotation = self.room, self.rotation
+        while self.ready and rotation:
+            consumer = rotation.popleft()
+            self.in_rotation.discard(consumer)
+            wanted = min(room(consumer), self.batch)
+            while wanted > 0:
+                order = self._take()
+                if order is None:
+                    break
+                wanted -= self.deliver(order, consumer)
+            if room(consumer) > 0:
+                rotation.append(consumer)
+                self.in_rotation.add(consumer)
+        self._feeding = False
+
+    def _take(self) -> int | None:
+        while self.ready:
+            order = self.ready.popleft()
+            self.queued.discard(order)
+            if order not in self.gone:
+                return order
+        return None
+
+    def broker_down(self) -> list[int]:
+        """The broker goes down: nothing is delivered or accepted until `broker_up`; without
+        durability the waiting messages are lost (returned)."""
+        self.up = False
+        if self.durable:
+            return []
+        lost = [order for order in self.ready if order not in self.gone]
+        now = self.env.now
+        for order in lost:
+            self.gone.add(order)
+            self.recorder.lose(order, now, BROKER_DOWN)
+        self.ready.clear()
+        self.queued.clear()
+        return lost
+
+    def broker_up(self) -> None:
+        """The broker is back: deliveries resume."""
+        self.up = True
+        self.feed()

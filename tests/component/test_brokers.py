@@ -1,0 +1,359 @@
+"""Scripted runs of the broker designs, with deterministic times, counted by hand.
+
+Times are in seconds. Each test builds its world by hand (arrival, preparation time,
+pinned store; each store's outages; which orders are poison), runs one broker design and
+checks the counts, times and event log stated in its docstring. Consumers take turns in
+store order; broker timers (lease expiries, connection closes, acks landing) run after
+completions, crashes and arrivals at the same instant.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sim.broker_sections import ActivemqSpec, RabbitmqSpec, SqsSpec
+from sim.metrics import replication_metrics
+from sim.model import simulate
+from sim.scenario import DesignSpec, StoresSpec
+from sim.world import ONLINE, World
+
+
+def world(orders, outages, horizon, poison=()):
+    """`orders`: (arrival, prep) of online orders; `outages` per store; `poison`: indices."""
+    size = len(orders)
+    marked = np.zeros(size, dtype=bool)
+    marked[list(poison)] = True
+    return World(
+        arrival=np.array([o[0] for o in orders], dtype=float),
+        prep=np.array([o[1] for o in orders], dtype=float),
+        pinned=np.full(size, ONLINE, dtype=np.int32),
+        key_id=np.arange(1, size + 1, dtype=np.int64),
+        key_hash=np.arange(1, size + 1, dtype=np.uint64),
+        outages=tuple(tuple(store) for store in outages),
+        horizon=horizon,
+        poison=marked if poison else None,
+    )
+
+
+def run(w, queue, spec, count=1, workers=1):
+    design = DesignSpec(name=queue, queue=queue, **{queue: spec})
+    record = simulate(w, StoresSpec(count=count, workers=workers), design, trace=True)
+    orders = record.orders_frame(w)
+    metrics = replication_metrics(orders, record.timeline_frame(), 0.0, None, w.horizon)
+    assert metrics["arrived"] == (
+        metrics["completed"] + metrics["lost"] + metrics["unfinished"] + metrics["dead_lettered"]
+    )
+    return record, orders, metrics
+
+
+def steps(record, *kinds):
+    return [step for step in record.trace if step[1] in kinds]
+
+
+# --- SQS ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prep", [20.0, 30.0, 45.0, 90.0, 100.0, 299.0])
+def test_sqs_lease_expiring_during_preparation_gives_ceil_d_over_v_completions(prep):
+    """One store with free workers, v = 30, no failures: an order taking d > v is received
+    at 0, 30, 60, ... while not deleted, each receipt prepared in full, so ceil(d / v)
+    completions (the delete at d comes before an expiry at the same instant)."""
+    orders = [(0.0, prep), (1000.0, prep)]
+    record, frame, metrics = run(world(orders, [[]], 2000.0), "sqs", SqsSpec(), workers=20)
+    receipts = math.ceil(prep / 30.0)
+    assert frame["completions"].tolist() == [receipts, receipts]
+    assert frame["deliveries"].tolist() == [receipts, receipts]
+    assert metrics["duplicates"] == 2 * (receipts - 1)
+    assert metrics["redeliveries"] == 2 * (receipts - 1)
+    assert [t for t, *_ in steps(record, "start")][:receipts] == [30.0 * k for k in range(receipts)]
+
+
+@pytest.mark.parametrize("settings", [{"extend_visibility": 10.0}, {"idempotent": True}])
+def test_sqs_extension_or_idempotence_prevents_the_duplicates(settings):
+    """extend_visibility 10 < v: the lease never lapses while preparing, one receipt.
+    idempotent: receipts at 0, 30, 60, 90 (the store skips the three it holds), one
+    preparation."""
+    record, frame, metrics = run(
+        world([(0.0, 100.0)], [[]], 500.0), "sqs", SqsSpec(**settings), workers=20
+    )
+    assert metrics["duplicates"] == 0
+    assert frame["completions"].tolist() == [1]
+    assert frame["deliveries"].tolist() == [1 if "extend_visibility" in settings else 4]
+    assert len(steps(record, "start")) == 1
+
+
+def test_sqs_crash_with_a_message_in_flight():
+    """Order 0 at 0 (prep 20) is received by store 0, which crashes at 5 for 100: nobody
+    notices, but the lease ends at 30 and store 1 receives it then, finishing at 50."""
+    record, frame, metrics = run(
+        world([(0.0, 20.0)], [[(5.0, 105.0)], []], 200.0), "sqs", SqsSpec(), count=2
+    )
+    assert steps(record, "sent", "start", "abandon", "finish") == [
+        (0.0, "sent", 0, 0),
+        (0.0, "start", 0, 0),
+        (5.0, "abandon", 0, 0),
+        (30.0, "sent", 1, 0),
+        (30.0, "start", 1, 0),
+        (50.0, "finish", 1, 0),
+    ]
+    assert (metrics["lost"], metrics["duplicates"], metrics["redeliveries"]) == (0, 0, 1)
+    assert frame["first_completion"].tolist() == [50.0]
+
+
+def test_sqs_extension_stops_at_a_crash():
+    """v = 30, extend_visibility 10, prep 100: store 0 calls ChangeMessageVisibility at 10,
+    20, 30, 40, then crashes at 45; the last call set the deadline to 70, when store 1
+    receives the order (70 to 170). Without the crash nothing would come back."""
+    spec = SqsSpec(extend_visibility=10.0)
+    record, _, metrics = run(
+        world([(0.0, 100.0)], [[(45.0, 500.0)], []], 300.0), "sqs", spec, count=2
+    )
+    assert steps(record, "sent") == [(0.0, "sent", 0, 0), (70.0, "sent", 1, 0)]
+    assert steps(record, "finish") == [(170.0, "finish", 1, 0)]
+    assert (metrics["duplicates"], metrics["redeliveries"]) == (0, 1)
+
+
+def test_sqs_delete_in_flight_at_a_crash_gives_a_duplicate():
+    """Store 0 finishes order 0 at 20; its DeleteMessage would land at 35 (delete_delay
+    15), but the store crashes at 25: the lease ends at 30 and store 1 prepares the order
+    again (30 to 50). That delete lands at 65, after the lease of the receipt at 30 ended
+    (60): store 1 receives the order a third time at 60 and prepares it (60 to 80); the
+    delete at 65 removes the message, so there is no fourth receipt."""
+    spec = SqsSpec(delete_delay=15.0)
+    record, frame, metrics = run(
+        world([(0.0, 20.0)], [[(25.0, 500.0)], []], 200.0), "sqs", spec, count=2
+    )
+    assert steps(record, "finish") == [
+        (20.0, "finish", 0, 0),
+        (50.0, "finish", 1, 0),
+        (80.0, "finish", 1, 0),
+    ]
+    assert (metrics["duplicates"], metrics["redeliveries"]) == (2, 2)
+    assert frame["status"].tolist() == ["completed"]
+
+
+def test_sqs_poison_order_reaches_the_dlq_after_max_receive_count():
+    """A poison order (prep 10), max_receive_count 3: received at 0, 30, 60 (each attempt
+    fails after 10 and is not deleted); at 90 its fourth receive moves it to the DLQ."""
+    record, frame, metrics = run(
+        world([(0.0, 10.0)], [[]], 300.0, poison=[0]), "sqs", SqsSpec(max_receive_count=3)
+    )
+    assert [t for t, *_ in steps(record, "fail")] == [10.0, 40.0, 70.0]
+    assert steps(record, "dead_letter") == [(90.0, "dead_letter", -1, 0)]
+    assert frame["status"].tolist() == ["dead_lettered"]
+    assert (metrics["dead_lettered"], metrics["completed"], metrics["redeliveries"]) == (1, 0, 2)
+    assert metrics["wasted_work"] == 30.0
+
+
+# --- RabbitMQ ----------------------------------------------------------------------------
+
+
+def test_rabbitmq_crash_requeues_unacked_deliveries_after_two_missed_heartbeats():
+    """Orders 0-3 at 0 (prep 100) go round-robin: 0, 2 to store 0 and 1, 3 to store 1.
+    Store 0 crashes at 50; its last heartbeat was at 30 (every 30), so the broker closes
+    its connection at 90 and pushes 0, 2 to store 1, which prepares 1, 3, 0, 2 in turn."""
+    orders = [(0.0, 100.0)] * 4
+    record, _frame, metrics = run(
+        world(orders, [[(50.0, 1000.0)], []], 500.0), "rabbitmq", RabbitmqSpec(), count=2
+    )
+    assert [(t, s, o) for t, _, s, o in steps(record, "sent")] == [
+        (0.0, 0, 0),
+        (0.0, 1, 1),
+        (0.0, 0, 2),
+        (0.0, 1, 3),
+        (90.0, 1, 0),
+        (90.0, 1, 2),
+    ]
+    assert [(t, o) for t, _, _, o in steps(record, "finish")] == [
+        (100.0, 1),
+        (200.0, 3),
+        (300.0, 0),
+        (400.0, 2),
+    ]
+    assert (metrics["lost"], metrics["duplicates"], metrics["unfinished"]) == (0, 0, 0)
+    closed = record.timeline_frame().query("event == 'closed_silent'")
+    assert closed[["time", "store", "orders"]].values.tolist() == [[90.0, 0, 2]]
+
+
+def test_rabbitmq_ack_in_flight_at_a_crash_gives_a_duplicate():
+    """Store 0 finishes order 0 at 100; the ack would land at 110 (ack_delay 10) but the
+    store crashes at 105. Last heartbeat at 90, so the connection closes at 150 and store 1
+    prepares the order again (150 to 250)."""
+    spec = RabbitmqSpec(ack_delay=10.0)
+    record, _, metrics = run(
+        world([(0.0, 100.0)], [[(105.0, 1000.0)], []], 400.0), "rabbitmq", spec, count=2
+    )
+    assert steps(record, "finish") == [(100.0, "finish", 0, 0), (250.0, "finish", 1, 0)]
+    assert (metrics["duplicates"], metrics["redeliveries"]) == (1, 1)
+
+
+def test_rabbitmq_poison_order_is_dead_lettered_past_the_delivery_limit():
+    """A poison order (prep 10), delivery_limit 2: delivered at 0, 10, 20 (each failure
+    is a nack with requeue, to the head, delivered again at once); the third return, at
+    30, is past the limit: dead-lettered."""
+    record, frame, metrics = run(
+        world([(0.0, 10.0)], [[]], 100.0, poison=[0]), "rabbitmq", RabbitmqSpec(delivery_limit=2)
+    )
+    assert [t for t, *_ in steps(record, "start")] == [0.0, 10.0, 20.0]
+    assert steps(record, "dead_letter") == [(30.0, "dead_letter", -1, 0)]
+    assert frame["deliveries"].tolist() == [3]
+    assert metrics["dead_lettered"] == 1
+
+
+def test_rabbitmq_consumer_timeout_closes_the_channel_and_requeues():
+    """One store, one worker, consumer_timeout 150: orders 0, 1 at 0 (prep 100). Order 1
+    waits in the store's buffer; at 150 it is still unacked (delivered at 0): the channel
+    closes, 1 is requeued and delivered again on the new channel. The first copy (100 to
+    200) cannot be acked; the second runs 200 to 300: a duplicate."""
+    spec = RabbitmqSpec(consumer_timeout=150.0)
+    record, _frame, metrics = run(world([(0.0, 100.0)] * 2, [[]], 500.0), "rabbitmq", spec)
+    assert [(t, o) for t, _, _, o in steps(record, "sent")] == [(0.0, 0), (0.0, 1), (150.0, 1)]
+    assert [(t, o) for t, _, _, o in steps(record, "finish")] == [
+        (100.0, 0),
+        (200.0, 1),
+        (300.0, 1),
+    ]
+    assert metrics["duplicates"] == 1
+    assert record.timeline_frame()["event"].tolist() == ["closed_timeout"]
+
+
+def test_rabbitmq_auto_ack_loses_what_the_crashed_store_held():
+    """ack: auto, heartbeat 60: order 0 (0 to 100) and order 2 (buffered) at store 0 are
+    gone from the broker once pushed; the crash at 50 loses both. Order 4, arriving at 60
+    while the dead connection is still open (closed at 90), is pushed into it: lost."""
+    orders = [(0.0, 100.0)] * 4 + [(60.0, 10.0), (61.0, 10.0)]
+    _, frame, _metrics = run(
+        world(orders, [[(50.0, 1000.0)], []], 500.0), "rabbitmq", RabbitmqSpec(ack="auto"), count=2
+    )
+    assert frame["status"].tolist() == [
+        "lost",
+        "completed",
+        "lost",
+        "completed",
+        "lost",
+        "completed",
+    ]
+    reasons = frame["lost_reason"].astype(object).fillna("-").tolist()
+    assert reasons == ["crash", "-", "crash", "-", "store_down", "-"]
+
+
+# --- ActiveMQ ----------------------------------------------------------------------------
+
+
+def test_activemq_crash_with_a_large_prefetch_waits_for_the_inactivity_monitor():
+    """prefetch 1000, max_inactivity 30: orders 0-3 at 0 (prep 100) are dispatched 0, 2
+    to store 0 and 1, 3 to store 1. Store 0 crashes at 50; its last keep-alive was at 40
+    (every 10), the monitor checks every 30 and closes the connection at 90, the first
+    check with nothing read for 30. Orders 0 and 2 go to store 1; only 0 had been handed
+    to the application, so only it counts a redelivery."""
+    orders = [(0.0, 100.0)] * 4
+    record, frame, metrics = run(
+        world(orders, [[(50.0, 1000.0)], []], 500.0), "activemq", ActivemqSpec(), count=2
+    )
+    assert [(t, s, o) for t, _, s, o in steps(record, "sent")][4:] == [(90.0, 1, 0), (90.0, 1, 2)]
+    assert frame["first_completion"].tolist() == [300.0, 100.0, 400.0, 200.0]
+    assert (metrics["lost"], metrics["duplicates"]) == (0, 0)
+
+
+def test_activemq_prefetch_one_leaves_waiting_orders_at_the_broker():
+    """The same world with prefetch 1: each store holds one order, 2 and 3 wait at the
+    broker; store 1 takes 2 at 100 and 3 at 200; order 0, returned at 90, goes to the
+    head and is taken at 300 behind nothing: 0 finishes at 400."""
+    orders = [(0.0, 100.0)] * 4
+    _, frame, _ = run(
+        world(orders, [[(50.0, 1000.0)], []], 600.0), "activemq", ActivemqSpec(prefetch=1), count=2
+    )
+    assert frame["first_completion"].tolist() == [200.0, 100.0, 300.0, 400.0]
+
+
+def test_activemq_poison_order_reaches_the_dlq_after_max_redeliveries():
+    """A poison order (prep 10), max_redeliveries 2, redelivery_delay 5, backoff 2:
+    attempts at 0, 15 (after 5) and 35 (after 10); the third failure, at 45, is past
+    the policy: poison ack, ActiveMQ.DLQ."""
+    spec = ActivemqSpec(max_redeliveries=2, redelivery_delay=5.0, backoff=2.0)
+    record, _frame, metrics = run(world([(0.0, 10.0)], [[]], 200.0, poison=[0]), "activemq", spec)
+    assert [t for t, *_ in steps(record, "start")] == [0.0, 15.0, 35.0]
+    assert steps(record, "dead_letter") == [(45.0, "dead_letter", -1, 0)]
+    assert metrics["redeliveries"] == 2
+
+
+def test_activemq_auto_ack_loses_the_order_in_preparation():
+    """ack: auto acknowledges an order when the store starts it: the crash at 50 loses
+    order 0; order 2, prefetched but not started, goes back at 90 to store 1."""
+    orders = [(0.0, 100.0)] * 3
+    _, frame, _ = run(
+        world(orders, [[(50.0, 1000.0)], []], 500.0), "activemq", ActivemqSpec(ack="auto"), count=2
+    )
+    assert frame["status"].tolist() == ["lost", "completed", "completed"]
+    assert frame["first_completion"].tolist()[1:] == [100.0, 200.0]
+
+
+# --- the broker core's outage and cancellation hooks, through a design -------------------
+
+
+def run_with(w, queue, spec, at, calls, count=1):
+    """Run a broker design on `w`, calling `calls(handler)` at time `at`."""
+    import simpy
+
+    from sim.designs import build_broker
+    from sim.model.failures import Failures
+    from sim.model.orders import Arrivals, OrderBook
+    from sim.records import Recorder
+
+    env = simpy.Environment()
+    recorder = Recorder(w.size, trace=True)
+    book = OrderBook.from_world(w)
+    design = DesignSpec(name=queue, queue=queue, **{queue: spec})
+    handler, consumers = build_broker(env, book, StoresSpec(count=count), design, recorder, None)
+    Arrivals(env, book.arrival, handler.dispatch).start()
+    Failures(env, consumers, w.outages, handler.crash, handler.recover).start()
+
+    def at_time():
+        yield env.timeout(at)
+        calls(handler)
+
+    env.process(at_time())
+    env.run(until=w.horizon)
+    return recorder.orders_frame(w)
+
+
+def test_a_non_durable_queue_loses_waiting_messages_when_the_broker_goes_down():
+    """One worker, prefetch 1, orders at 0, 1, 2 (prep 10): 0 is delivered, 1 and 2 wait.
+    The broker goes down at 5: 1 and 2 are lost (durable: false); 3, published at 6 while
+    it is down, is lost too; 4, at 8 after it is back up at 7, is prepared after 0."""
+    orders = [(0.0, 10.0), (1.0, 10.0), (2.0, 10.0), (6.0, 10.0), (8.0, 10.0)]
+    spec = RabbitmqSpec(prefetch=1, durable=False)
+    timeline = []
+
+    def down_then_up(handler):
+        timeline.append(handler.broker_down())
+        handler.env.process(up_later(handler))
+
+    def up_later(handler):
+        yield handler.env.timeout(2.0)
+        handler.broker_up()
+
+    frame = run_with(world(orders, [[]], 100.0), "rabbitmq", spec, 5.0, down_then_up)
+    assert timeline == [[1, 2]]
+    assert frame["status"].tolist() == ["completed", "lost", "lost", "lost", "completed"]
+    assert frame["lost_reason"].astype(object).fillna("-").tolist()[1:4] == ["broker_down"] * 3
+    assert frame["first_completion"].tolist()[4] == 20.0
+
+
+def test_a_waiting_order_can_be_cancelled():
+    """SQS, one worker: orders at 0, 1, 2 (prep 10); at 5, order 2, still waiting, is
+    cancelled and never prepared (order 0, already received, cannot be); order 1 is
+    prepared after 0."""
+    orders = [(0.0, 10.0), (1.0, 10.0), (2.0, 10.0)]
+    results = []
+
+    def cancel_two(handler):
+        results.append((handler.cancel(2), handler.cancel(0)))
+
+    frame = run_with(world(orders, [[]], 100.0), "sqs", SqsSpec(), 5.0, cancel_two)
+    assert results == [(True, False)]  # 0 was already delivered
+    assert frame["status"].tolist() == ["completed", "completed", "unfinished"]
+    assert frame["attempts"].tolist() == [1, 1, 0]

@@ -1,0 +1,109 @@
+"""The broker core without a design: queue order, turns, returns, DLQ, outages, cancel."""
+
+from __future__ import annotations
+
+import math
+
+import simpy
+
+from sim.designs.broker import Broker
+from sim.designs.connection import silence_detected
+from sim.records import Recorder
+
+
+def broker(durable=True, orders=10):
+    env = simpy.Environment()
+    recorder = Recorder(orders)
+    core = Broker(env, recorder, durable=durable)
+    delivered = []
+    core.room = lambda consumer: 1
+    core.deliver = lambda order, consumer: delivered.append((order, consumer)) or True
+    return core, recorder, delivered
+
+
+def test_messages_go_to_consumers_in_turn_oldest_first():
+    core, _, delivered = broker()
+    core.publish(0)
+    core.publish(1)
+    assert delivered == []  # nobody consumes yet
+    core.offer("a")  # takes its turn at once: 0; then 1, as the only one with room
+    core.offer("b")
+    for order in range(2, 6):
+        core.publish(order)
+    assert delivered == [(0, "a"), (1, "a"), (2, "a"), (3, "b"), (4, "a"), (5, "b")]
+
+
+def test_requeued_messages_go_to_the_head_in_their_order():
+    core, _, delivered = broker()
+    core.publish(5)
+    core.requeue([1, 2])
+    core.offer("a")
+    assert [order for order, _ in delivered] == [1, 2, 5]
+
+
+def test_returns_past_the_limit_dead_letter():
+    core, recorder, _ = broker()
+    assert core.returned(3, limit=2)
+    assert core.returned(3, limit=2)
+    assert not core.returned(3, limit=2)
+    assert recorder.dead_lettered_at[3] == 0.0
+    core.requeue([3])
+    assert 3 not in core.queued  # settled messages are never delivered again
+
+
+def test_broker_down_drops_waiting_non_durable_messages_and_refuses_publishes():
+    core, recorder, delivered = broker(durable=False)
+    core.publish(0)
+    core.publish(1)
+    assert core.broker_down() == [0, 1]
+    assert [recorder.lost_reason[i] for i in (0, 1)] == [3, 3]  # broker_down
+    core.publish(2)
+    assert recorder.lost_reason[2] == 3
+    core.offer("a")
+    assert delivered == []
+    core.broker_up()
+    core.publish(4)
+    assert delivered == [(4, "a")]
+
+
+def test_broker_down_keeps_durable_messages_and_delivers_them_when_up():
+    core, recorder, delivered = broker(durable=True)
+    core.publish(0)
+    assert core.broker_down() == []
+    core.offer("a")
+    assert delivered == []
+    core.broker_up()
+    assert delivered == [(0, "a")]
+    assert recorder.lost_reason[0] == 0
+
+
+def test_cancel_removes_a_waiting_message_only():
+    core, _, delivered = broker()
+    core.publish(0)
+    core.publish(1)
+    assert core.cancel(1)
+    assert not core.cancel(1)
+    assert not core.cancel(7)  # unknown
+    core.offer("a")
+    assert delivered == [(0, "a")]
+    assert not core.cancel(0)  # already delivered
+
+
+def test_rabbitmq_heartbeats_close_between_half_and_one_timeout_after_the_crash():
+    """Heartbeats every h/2 from the opening; closed at the last one before the crash + h."""
+    h = 60.0
+    for crash in (0.0, 1.0, 29.999, 30.0, 30.001, 59.0, 61.0, 1000.5):
+        closed = silence_detected(0.0, crash, h / 2, writes=1, missed=2)
+        assert h / 2 <= closed - crash <= h, crash
+        assert math.isclose((closed - h) % (h / 2), 0.0, abs_tol=1e-9)
+
+
+def test_activemq_inactivity_monitor_closes_at_a_read_check():
+    """Keep-alives every m/3, read checks every m: closed at the first check with nothing
+    read for a whole period, between 2m/3 and 2m after the crash."""
+    m = 30.0
+    for crash in (0.5, 10.0, 29.0, 31.0, 50.0, 89.9):
+        closed = silence_detected(0.0, crash, m, writes=3, missed=1)
+        assert closed % m == 0
+        assert 2 * m / 3 <= closed - crash <= 2 * m, crash
+    assert silence_detected(0.0, 50.0, m, writes=3, missed=1) == 90.0
