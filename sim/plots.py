@@ -142,7 +142,7 @@ def timeline(
         ax,
         f"Replication {replication}: stores up and down, and the orders they hold{clipped}{note}",
     )
-    legend_below(fig, _timeline_legend(designs, colors, peak))
+    legend_below(fig, _timeline_legend(designs, colors, peak, set(events["event"])))
     return finish(fig, path)
 
 
@@ -212,12 +212,17 @@ def _marks(ax, events: pd.DataFrame, style: dict) -> None:
     )
 
 
-def _timeline_legend(designs, colors, peak) -> list:
+def _timeline_legend(designs, colors, peak, kinds: set[str]) -> list:
+    """The designs, the scale, and the marks of the kinds of event this run had."""
     handles = [Line2D([], [], color=colors[d], label=d) for d in designs]
     handles.append(
         Line2D([], [], color="none", label=f"(line height: orders held, 0–{peak} per band)")
     )
-    handles += [Patch(color=s["color"], label=s["label"]) for s in EVENT_SPANS.values()]
+    handles += [
+        Patch(color=s["color"], label=s["label"])
+        for (begin, _), s in EVENT_SPANS.items()
+        if begin in kinds
+    ]
     handles += [
         Line2D(
             [],
@@ -228,11 +233,13 @@ def _timeline_legend(designs, colors, peak) -> list:
             linestyle="-" if s.get("delay") else "none",
             label=s["label"],
         )
-        for s in EVENT_MARKS.values()
+        for kind, s in EVENT_MARKS.items()
+        if kind in kinds
     ]
     handles += [
         Line2D([], [], color=s["color"], linestyle=s["linestyle"], label=s["label"])
-        for s in EVENT_LINES.values()
+        for kind, s in EVENT_LINES.items()
+        if kind in kinds
     ]
     return handles
 
