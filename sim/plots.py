@@ -141,9 +141,10 @@ def timeline(
     events = results.timeline[results.timeline["replication"] == replication]
     designs = list(trace["design"].cat.categories)
     stores, horizon, unit = scenario.stores.count, scenario.horizon, scenario.time_unit
-    start, end, zoomed = _window(events, horizon, window)
     trace, stores, clipped = _first_stores(trace, stores)
-    events = events[events["store"].isna() | (events["store"] < stores)]  # and chain-wide
+    # keep chain-wide events: their store is missing, and NA >= n is NA, not False
+    events = events[~(events["store"] >= stores).fillna(False).astype(bool)]
+    start, end, zoomed = _window(events, horizon, window)  # busy where the drawn stores are
     held = held_over_time(trace)
     peak = max(1, int(held["held"].max()) if len(held) else 1)
     cols = 1 if len(designs) <= 3 else 2
@@ -169,7 +170,7 @@ def timeline(
         ax,
         f"Replication {replication}: stores up and down, and the orders they hold{clipped}{note}",
     )
-    legend_below(fig, _timeline_legend(designs, colors, peak))
+    legend_below(fig, _timeline_legend(designs, colors, peak, set(events["event"])))
     return finish(fig, path)
 
 
@@ -253,17 +254,21 @@ def _marks(ax, events: pd.DataFrame, style: dict) -> None:
     )
 
 
-def _timeline_legend(designs, colors, peak) -> list:
+def _timeline_legend(designs, colors, peak, kinds: set[str]) -> list:
+    """The designs, the scale, and the marks of the kinds of event this run had."""
     handles = [Line2D([], [], color=colors[d], label=d) for d in designs]
     handles.append(
         Line2D([], [], color="none", label=f"(line height: orders held, 0–{peak} per band)")
     )
     handles += [
         Patch(color=s["color"], alpha=s.get("alpha"), label=s["label"])
-        for s in EVENT_SPANS.values()
+        for (begin, _), s in EVENT_SPANS.items()
+        if begin in kinds
     ]
     handles += [
-        Patch(color=s["color"], alpha=0.12, label=s["label"]) for s in EVENT_PERIODS.values()
+        Patch(color=s["color"], alpha=0.12, label=s["label"])
+        for (begin, _), s in EVENT_PERIODS.items()
+        if begin in kinds
     ]
     handles += [
         Line2D(
@@ -275,11 +280,13 @@ def _timeline_legend(designs, colors, peak) -> list:
             linestyle="-" if s.get("delay") else "none",
             label=s["label"],
         )
-        for s in EVENT_MARKS.values()
+        for kind, s in EVENT_MARKS.items()
+        if kind in kinds
     ]
     handles += [
         Line2D([], [], color=s["color"], linestyle=s["linestyle"], label=s["label"])
-        for s in EVENT_LINES.values()
+        for kind, s in EVENT_LINES.items()
+        if kind in kinds
     ]
     return handles
 
@@ -301,7 +308,8 @@ def load_after_crash(
     designs = [d for d in trace["design"].cat.categories if (moments["design"] == d).any()]
     cols = min(4, max(1, len(designs)))
     rows = math.ceil(max(1, len(designs)) / cols)
-    fig, axes = canvas(ax, fig, rows, cols, (3.4 * cols, 3.2 * rows + 0.8), sharey=True)
+    width = max(3.4, 0.2 * stores)  # a panel wide enough for its stores' bars
+    fig, axes = canvas(ax, fig, rows, cols, (width * cols, 3.2 * rows + 0.8), sharey=True)
     held = held_over_time(trace)
     for panel, design in zip(axes.flat, designs, strict=False):
         mine = timeline_frame[timeline_frame["design"] == design]
@@ -325,7 +333,7 @@ def load_after_crash(
 
 
 def _before_after(ax, held, events, moment, stores) -> None:
-    down = _down_at(events, moment)
+    down = {store for store in _down_at(events, moment) if store < stores}  # those drawn
     before = _held_at(held, moment, stores, after=False)
     after = _held_at(held, moment, stores, after=True)
     x = np.arange(stores)
@@ -333,9 +341,17 @@ def _before_after(ax, held, events, moment, stores) -> None:
     ax.bar(x + 0.2, after, width=0.4, color="tab:blue", label="after")
     for store in down:
         ax.axvspan(store - 0.5, store + 0.5, color="0.85", zorder=0)
-    labels = [f"{s}\n(down)" if s in down else str(s) for s in range(stores)]
-    ax.set_xticks(x, labels, fontsize="small" if stores <= 12 else "x-small")
+    every = 1 if stores <= 12 else 5  # many stores: every fifth named, and the down ones
+    labels = [
+        f"{s}\n(down)" if s in down else (str(s) if s % every == 0 else "") for s in range(stores)
+    ]
+    ax.set_xticks(x, labels, fontsize="small")
     ax.set_xlabel("store")
+    if not down:  # a large chain's first crash may be beyond the stores drawn
+        ax.annotate(
+            "the store declared down is not among those drawn",
+            (0.02, 0.98), xycoords="axes fraction", va="top", fontsize="small",
+        )  # fmt: skip
 
 
 def _down_at(events: pd.DataFrame, moment: float) -> set[int]:

@@ -104,7 +104,21 @@ def test_the_timeline_has_a_legend_for_every_kind_of_mark(results):
     for style in [*plots.EVENT_MARKS.values(), *plots.EVENT_SPANS.values()]:
         assert style["label"] in labels
     assert any("orders held, 0–" in label for label in labels)
+    assert "Kafka rebalance" not in labels  # only the kinds of event this run had
     assert {"ram_only", "mq_ring", "mq_modulo"} <= labels
+    plt.close(figure)
+
+
+def test_the_timeline_draws_every_redistribution(results):
+    figure = plots.timeline(results, window=None)
+    events = results.timeline[results.timeline["replication"] == 0]
+    for panel, design in zip(figure.axes, results.scenario.designs, strict=False):
+        dotted = [line for line in panel.get_lines() if line.get_linestyle() == ":"]
+        redistributions = events[
+            (events["design"] == design.name) & (events["event"] == "redistribute")
+        ]
+        assert len(dotted) == len(redistributions), design.name
+    assert len(results.timeline.query("event == 'redistribute'")) > 0
     plt.close(figure)
 
 
