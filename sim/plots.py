@@ -55,10 +55,10 @@ EVENT_MARKS: dict[str, dict] = {
         "delay": "detection_delay",
         "label": "declared down (line back to the crash: detection delay)",
     },
-    "false_detection": {
+    "false_detection": {  # filled, where a true detection is hollow; black, never a design's
         "marker": "v",
         "offset": -0.25,
-        "color": "tab:orange",
+        "color": "black",
         "label": "declared down while up (false detection)",
     },
 }
