@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from simpy import Environment
 
-from sim.model.attempts import Fails
+from sim.model.attempts import MAX_ATTEMPTS, Fails
 from sim.model.store import Fleet, Preparation
 from sim.records import Recorder
 
@@ -176,9 +176,10 @@ class Consumer:
         delivery.attempt = self.recorder.attempts[order] = self.recorder.attempts[order] + 1
         if self.recorder.trace is not None:
             self.recorder.trace.append((now, "start", self.index, order))
-        event = Preparation(self.env, order, self.prep[order], self.epoch)
-        event.delivery = delivery
-        event.callbacks.append(self._finish)
+        if delivery.attempt <= MAX_ATTEMPTS:  # else stuck on it until a crash
+            event = Preparation(self.env, order, self.prep[order], self.epoch)
+            event.delivery = delivery
+            event.callbacks.append(self._finish)
         if self.on_started is not None:
             self.on_started(delivery)
 

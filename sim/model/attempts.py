@@ -16,6 +16,12 @@ import xxhash
 
 from sim.world import World
 
+#: The most attempts at one order that are simulated. An order that fails this often (a
+#: poison order retried in place, by `ram_only`, a walk-in's store or a Kafka consumer, or
+#: redelivered without a dead-letter queue) keeps its worker busy from its next attempt
+#: on, until a crash frees it, as endless retries would, without an event per retry: with
+#: a preparation time near 0 those would be unbounded work. It never completes either way.
+MAX_ATTEMPTS = 10_000
 #: `fails(order, attempt)`: whether that attempt fails; None when no attempt ever fails.
 Fails = Callable[[int, int], bool] | None
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from simpy import Environment
 from simpy.events import Event
 
-from sim.model.attempts import Fails
+from sim.model.attempts import MAX_ATTEMPTS, Fails
 from sim.model.events import COMPLETION
 from sim.model.slowdown import Slowdown
 from sim.records import Recorder
@@ -181,6 +181,8 @@ class Store:
         self.recorder.attempts[order] = attempt
         if self.recorder.trace is not None:
             self.recorder.trace.append((self.env.now, "start", self.index, order))
+        if attempt > MAX_ATTEMPTS:
+            return  # stuck on it until a crash (see MAX_ATTEMPTS)
         prep = self.prep[order]
         if self.slow is not None:
             prep = self.slow.duration(self.env.now, prep)
