@@ -40,7 +40,8 @@ def test_a_poison_order_retried_in_place_is_attempted_at_most_max_attempts_plus_
     queue, pinned, spec
 ):
     w = world(pinned)
-    record = simulate(w, StoresSpec(count=1, workers=1), DesignSpec(name=queue, queue=queue, **spec))
+    design = DesignSpec(name=queue, queue=queue, **spec)
+    record = simulate(w, StoresSpec(count=1, workers=1), design)
     orders = record.orders_frame(w)
     metrics = replication_metrics(orders, record.timeline_frame(), 0.0, None, w.horizon)
     assert orders["attempts"].tolist()[0] == MAX_ATTEMPTS + 1
