@@ -323,7 +323,8 @@ def run_with(w, queue, spec, at, calls, count=1):
 def test_a_non_durable_queue_loses_waiting_messages_when_the_broker_goes_down():
     """One worker, prefetch 1, orders at 0, 1, 2 (prep 10): 0 is delivered, 1 and 2 wait.
     The broker goes down at 5: 1 and 2 are lost (durable: false); 3, published at 6 while
-    it is down, is lost too; 4, at 8 after it is back up at 7, is prepared after 0."""
+    it is down, is turned away at the door (db_down, `rejected`, as the seed's database
+    turns it away); 4, at 8 after it is back up at 7, is prepared after 0."""
     orders = [(0.0, 10.0), (1.0, 10.0), (2.0, 10.0), (6.0, 10.0), (8.0, 10.0)]
     spec = RabbitmqSpec(prefetch=1, durable=False)
     timeline = []
@@ -339,7 +340,8 @@ def test_a_non_durable_queue_loses_waiting_messages_when_the_broker_goes_down():
     frame = run_with(world(orders, [[]], 100.0), "rabbitmq", spec, 5.0, down_then_up)
     assert timeline == [[1, 2]]
     assert frame["status"].tolist() == ["completed", "lost", "lost", "lost", "completed"]
-    assert frame["lost_reason"].astype(object).fillna("-").tolist()[1:4] == ["broker_down"] * 3
+    reasons = frame["lost_reason"].astype(object).fillna("-").tolist()
+    assert reasons[1:4] == ["broker_down", "broker_down", "db_down"]
     assert frame["first_completion"].tolist()[4] == 20.0
 
 
