@@ -246,8 +246,12 @@ def test_the_timeline_shows_the_failure_modes():
     ]
     assert len(verticals) >= redistributions > 0
     falsely = mine[mine["event"] == "false_detection"]
-    orange = [line for line in panel.lines if line.get_color() == "tab:orange"]
-    assert sum(len(line.get_xdata()) for line in orange) == len(falsely) > 0
+    filled = [  # filled black triangles (a true detection's are hollow)
+        line
+        for line in panel.lines
+        if line.get_marker() == "v" and line.get_markerfacecolor() == "black"
+    ]
+    assert sum(len(line.get_xdata()) for line in filled) == len(falsely) > 0
     labels = {text.get_text() for legend in figure.legends for text in legend.get_texts()}
     assert {"database down", "orchestrator down", "slow store"} <= labels
     assert "declared down while up (false detection)" in labels

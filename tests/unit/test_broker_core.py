@@ -58,7 +58,7 @@ def test_broker_down_drops_waiting_non_durable_messages_and_refuses_publishes():
     assert core.broker_down() == [0, 1]
     assert [recorder.lost_reason[i] for i in (0, 1)] == [3, 3]  # broker_down
     core.publish(2)
-    assert recorder.lost_reason[2] == 3
+    assert recorder.lost_reason[2] == 5  # db_down: turned away at the door (`rejected`)
     core.offer("a")
     assert delivered == []
     core.broker_up()
