@@ -183,22 +183,19 @@ def _mistyped_command(word: str, commands) -> bool:
 def _guarded(command, args: argparse.Namespace) -> int:
     """Run a command with Ctrl-C and SIGTERM cleaning up (both raise KeyboardInterrupt),
     and interrupts, broken pipes and cluster failures reported in a line, not a traceback."""
+    global _signalled
+    _signalled = False
     main_thread = threading.current_thread() is threading.main_thread()
     if main_thread:
         previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _interrupt)
         signal.signal(signal.SIGTERM, _interrupt)
     try:
         status = command(args)
         sys.stdout.flush()  # now, so that a reader gone away is seen here, not at exit
         return status
     except KeyboardInterrupt:
-        say(
-            "interrupted: no results written (finished replications are kept, and the "
-            "same command resumes)",
-            sys.stderr,
-        )
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except BrokenPipeError:
         silence_stdout()  # the reader went away: the results are written, nothing to say
         return EXIT_BROKEN_PIPE
@@ -209,17 +206,39 @@ def _guarded(command, args: argparse.Namespace) -> int:
         say(f"error: {error}", sys.stderr)
         return EXIT_FAILED
     except OSError as error:
+        if _signalled:
+            return _interrupted()
         silence_stdout()  # it may be stdout that failed (a full disk): not again at exit
         say(f"error: {error}", sys.stderr)
         return EXIT_FAILED
+    except Exception:
+        # A KeyboardInterrupt raised inside an extension module's initialisation comes
+        # out as another error ("ImportError: initialization failed"): still Ctrl-C's.
+        if _signalled:
+            return _interrupted()
+        raise
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous[0])
             signal.signal(signal.SIGTERM, previous[1])
 
 
+_signalled = False  # Ctrl-C or SIGTERM arrived during the command
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    global _signalled
+    _signalled = True
     raise KeyboardInterrupt
+
+
+def _interrupted() -> int:
+    say(
+        "interrupted: no results written (finished replications are kept, and the "
+        "same command resumes)",
+        sys.stderr,
+    )
+    return EXIT_INTERRUPTED
 
 
 def _load(args: argparse.Namespace, sweeps: list[str] = ()) -> Scenario | None:

@@ -285,6 +285,27 @@ def test_an_interrupt_while_starting_exits_130_quietly(tmp_path, signum, stage):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_interrupt_turned_into_another_error_is_still_an_interrupt(capsys):
+    """A Ctrl-C inside an extension module's initialisation (matplotlib's `_image`, seen
+    under load) surfaces as "ImportError: initialization failed": exit 130 all the same;
+    the same error without a signal is a bug, raised as it is."""
+    from sim.cli import _guarded
+
+    def import_interrupted(args):
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt as interrupt:
+            raise ImportError("initialization failed") from interrupt
+
+    def import_failed(args):
+        raise ImportError("initialization failed")
+
+    assert _guarded(import_interrupted, None) == 130
+    assert "interrupted: no results written" in capsys.readouterr().err
+    with pytest.raises(ImportError):
+        _guarded(import_failed, None)
+
+
 # --- Dask clusters ---------------------------------------------------------------------
 
 
