@@ -123,7 +123,7 @@ def _activemq(design: DesignSpec, scenario: Scenario, value) -> str:
         limit = (
             f"{amq.max_redeliveries} redeliveries scheduled by the broker's redeliveryPlugin "
             f"(ActiveMQ.DLQ), the store taking its next order during each "
-            f"{amq.redelivery_delay:g} {unit} delay"
+            f"{format_number(amq.redelivery_delay)} {unit} delay"
         )
     return words + _poison(limit, scenario, amq.max_redeliveries >= 0)
 
