@@ -119,6 +119,12 @@ def _activemq(design: DesignSpec, scenario: Scenario, value) -> str:
     if amq.ack == "auto":
         words += "; automatic acks lose the orders in preparation at a crash"
     limit = f"{amq.max_redeliveries} redeliveries (ActiveMQ.DLQ)"
+    if amq.redelivery_plugin:
+        limit = (
+            f"{amq.max_redeliveries} redeliveries scheduled by the broker's redeliveryPlugin "
+            f"(ActiveMQ.DLQ), the store taking its next order during each "
+            f"{format_number(amq.redelivery_delay)} {unit} delay"
+        )
     return words + _poison(limit, scenario, amq.max_redeliveries >= 0)
 
 

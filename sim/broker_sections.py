@@ -62,6 +62,7 @@ class ActivemqSpec(_BrokerSection):
     max_redeliveries: int = Field(default=6, ge=-1, le=1_000_000)  # -1: unlimited
     redelivery_delay: NonNegativeDuration = 1.0
     backoff: float = Field(default=1.0, ge=1.0, le=100.0)
+    redelivery_plugin: bool = False  # <redeliveryPlugin>: the broker redelivers, not the client
 
     @model_validator(mode="before")
     @classmethod

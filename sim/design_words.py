@@ -34,7 +34,9 @@ def design_words(spec: DesignSpec, unit: str) -> str:
         limit = "unlimited" if prefetch is None else f"{prefetch}"
         return f"RabbitMQ, prefetch {limit}, {spec.rabbitmq.ack} ack"
     if spec.queue == "activemq":
-        return f"ActiveMQ Classic, prefetch {spec.activemq.prefetch}, {spec.activemq.ack} ack"
+        amq = spec.activemq
+        plugin = ", broker redelivery" if amq.redelivery_plugin else ""
+        return f"ActiveMQ Classic, prefetch {amq.prefetch}, {amq.ack} ack{plugin}"
     if spec.queue == "kafka":
         kafka = spec.kafka
         commits = "auto-commit" if kafka.enable_auto_commit else f"commit {kafka.commit}"

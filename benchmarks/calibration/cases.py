@@ -145,9 +145,11 @@ CASES = {
              {**ACTIVEMQ_BASE, "prefetch": 1}),
         Case("activemq_freeze", "activemq", "client ack, prefetch 1, consumer frozen "
              "(SIGSTOP)", {**ACTIVEMQ_BASE, "prefetch": 1}, world=FREEZE_WORLD, crash="freeze"),
-        Case("activemq_poison_dlq", "activemq", "poison orders (10%), maximumRedeliveries "
-             f"{ACTIVEMQ_MAX_REDELIVERIES} then ActiveMQ.DLQ", {**ACTIVEMQ_BASE, "prefetch": 1},
-             poison=0.1),
+        # The broker runs with its redeliveryPlugin (servers.ACTIVEMQ_REDELIVERY), and a
+        # STOMP NACK is a poison ack: the broker, not the client, redelivers.
+        Case("activemq_poison_dlq", "activemq", "poison orders (10%), redeliveryPlugin: "
+             f"maximumRedeliveries {ACTIVEMQ_MAX_REDELIVERIES} then ActiveMQ.DLQ",
+             {**ACTIVEMQ_BASE, "prefetch": 1, "redelivery_plugin": True}, poison=0.1),
     ],
     "sqs": [
         Case("sqs_short_lease", "sqs", "visibility timeout 1 s, preparation 1.2–2 s: "

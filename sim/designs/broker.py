@@ -7,7 +7,9 @@ expired lease), served before `ready`, in the order they came back; a message
 settled (acknowledged, deleted, dead-lettered, cancelled) while it still sits in `ready` is
 skipped when its turn comes instead of being searched for, so settling costs O(1).
 Consumers with room take turns (`offer` puts a consumer in the rotation); how much room a
-consumer has, and what delivering means, are the design's (`room`, `deliver`).
+consumer has, and what delivering means, are the design's (`room`, `deliver`). A broker
+with a scheduler (ActiveMQ's redeliveryPlugin) holds a failed message for a delay and then
+sends it to the queue again (`schedule`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterable
 
 from simpy import Environment
 
+from sim.model.events import POLL, At
 from sim.records import BROKER_DOWN, DB_DOWN, Recorder
 
 UNLIMITED = 1 << 62  # room of a consumer with no prefetch limit
@@ -47,6 +50,8 @@ class Broker:
         self.queued: set[int] = set()  # orders in `ready` or `again`
         self.gone: set[int] = set()  # settled: never delivered again
         self.returns: dict[int, int] = {}  # order -> times returned unprocessed or failed
+        self.scheduled: set[int] = set()  # held by the scheduler, to be sent again
+        self.overdue: list[int] = []  # came due while the broker was down
         self.rotation: deque = deque()
         self.in_rotation: set = set()
         self.room: Callable[[object], int] = lambda consumer: 0
@@ -61,6 +66,31 @@ class Broker:
                 self.pending.append(order)
             else:  # turned away at the door, as the seed's database does (`rejected`)
                 self.recorder.lose(order, self.env.now, DB_DOWN)
+            return
+        self.ready.append(order)
+        self.queued.add(order)
+        self.feed()
+
+    def schedule(self, order: int, delay: float) -> None:
+        """The broker's scheduler sends `order` to the queue again `delay` from now (see
+        `_due`); meanwhile no consumer holds it."""
+        self.scheduled.add(order)
+        event = At(self.env, self.env.now + delay, POLL)
+        event.order = order
+        event.callbacks.append(self._due)
+
+    def _due(self, event: At) -> None:
+        """A scheduled message is sent again: at the tail of the queue, as a new send is
+        (ActiveMQ's scheduler re-sends it to its destination). While the broker is down
+        it waits in the scheduler's store and is sent when the broker is back."""
+        order = event.order
+        if order not in self.scheduled:
+            return  # lost with a transient broker that went down
+        self.scheduled.discard(order)
+        if order in self.gone:
+            return  # cancelled meanwhile
+        if not self.up:
+            self.overdue.append(order)
             return
         self.ready.append(order)
         self.queued.add(order)
@@ -96,9 +126,10 @@ class Broker:
             self.recorder.dead_letter(order, self.env.now)
 
     def cancel(self, order: int) -> bool:
-        """Remove a message still waiting in the queue (the customer called the order
-        off); False if it is not waiting (delivered, settled, or unknown)."""
-        if order in self.queued and order not in self.gone:
+        """Remove a message still waiting in the queue or in the scheduler (the customer
+        called the order off); False if it is not waiting (delivered, settled, or
+        unknown)."""
+        if (order in self.queued or order in self.scheduled) and order not in self.gone:
             self.gone.add(order)
             return True
         return False
@@ -141,11 +172,12 @@ class Broker:
 
     def broker_down(self) -> list[int]:
         """The broker goes down: nothing is delivered or accepted until `broker_up`; without
-        durability the waiting messages are lost (returned)."""
+        durability the waiting messages, scheduled ones included, are lost (returned)."""
         self.up = False
         if self.durable:
             return []
-        lost = [order for order in (*self.again, *self.ready) if order not in self.gone]
+        waiting = [*self.again, *self.ready, *sorted(self.scheduled)]
+        lost = [order for order in waiting if order not in self.gone]
         now = self.env.now
         for order in lost:
             self.gone.add(order)
@@ -153,13 +185,17 @@ class Broker:
         self.again.clear()
         self.ready.clear()
         self.queued.clear()
+        self.scheduled.clear()
         return lost
 
     def broker_up(self) -> None:
-        """The broker is back: the publishes kept meanwhile land, deliveries resume."""
+        """The broker is back: the scheduled messages that came due meanwhile are sent
+        (the scheduler starts with the broker), then the publishes kept meanwhile land;
+        deliveries resume."""
         self.up = True
+        overdue, self.overdue = self.overdue, []
         pending, self.pending = self.pending, []
-        for order in pending:
+        for order in [*overdue, *pending]:
             self.ready.append(order)
             self.queued.add(order)
         self.feed()

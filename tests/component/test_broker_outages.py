@@ -4,14 +4,15 @@ One store with one worker, online orders of 10 s, times in seconds. The broker i
 over [5, 25): an order published meanwhile is turned away at the door (`rejected`, as the
 seed's database does), or kept by the customer's app and published when the broker is
 back (`when_down: retry`); a broker without durable messages loses those waiting when it
-goes down.
+goes down. ActiveMQ's redeliveryPlugin keeps a failed message in the broker's scheduler:
+one that comes due during the outage is sent when the broker is back.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.broker_sections import RabbitmqSpec, SqsSpec
+from sim.broker_sections import ActivemqSpec, RabbitmqSpec, SqsSpec
 from sim.metrics import replication_metrics
 from sim.model import simulate
 from sim.scenario import DatabaseSpec, DesignSpec, StoresSpec
@@ -20,9 +21,12 @@ from sim.world import ONLINE, World
 DOWN = ((5.0, 25.0),)
 
 
-def world(arrivals, prep=10.0, horizon=100.0):
+def world(arrivals, prep=10.0, horizon=100.0, poison=()):
     size = len(arrivals)
+    marked = np.zeros(size, dtype=bool)
+    marked[list(poison)] = True
     return World(
+        poison=marked if poison else None,
         arrival=np.array(arrivals, dtype=float),
         prep=np.full(size, prep),
         pinned=np.full(size, ONLINE, dtype=np.int32),
@@ -79,3 +83,34 @@ def test_a_broker_without_durable_messages_loses_those_waiting_when_it_goes_down
     _, orders, metrics = run(world(arrivals), "rabbitmq", RabbitmqSpec(prefetch=1))
     assert (metrics["completed"], metrics["lost"]) == (3, 0)
     assert orders["first_completion"].tolist() == [10.0, 35.0, 45.0]
+
+
+def test_a_scheduled_redelivery_due_while_the_broker_is_down_is_sent_when_it_is_back():
+    """ActiveMQ with redelivery_plugin, prefetch 1, redelivery_delay 10, max_redeliveries
+    2; poison order 0 at 0 and a good one at 30, preparations of 2. Attempt 0-2 fails: the
+    broker schedules the message for 12, inside the outage; the scheduler's store is
+    persistent, so it is sent when the broker is back, at 25: attempt 25-27 fails, due at
+    37, attempt 37-39 fails, past the limit: ActiveMQ.DLQ at 39. Order 1 is prepared at
+    30-32 in between."""
+    spec = ActivemqSpec(
+        prefetch=1, max_redeliveries=2, redelivery_delay=10.0, redelivery_plugin=True
+    )
+    record, orders, metrics = run(world([0.0, 30.0], prep=2.0, poison=[0]), "activemq", spec)
+    assert [t for t, what, _, o in record.trace if what == "start"] == [0.0, 25.0, 30.0, 37.0]
+    assert orders["dead_lettered_at"].tolist()[0] == 39.0
+    assert orders["first_completion"].tolist()[1] == 32.0
+    assert (metrics["dead_lettered"], metrics["lost"], metrics["redeliveries"]) == (1, 0, 2)
+
+
+def test_a_transient_broker_loses_a_scheduled_redelivery_when_it_goes_down():
+    """The same with persistent: false: the message waiting in the scheduler since 2 is
+    lost when the broker goes down at 5 (broker_down); order 1 is unaffected."""
+    spec = ActivemqSpec(
+        prefetch=1, max_redeliveries=2, redelivery_delay=10.0, redelivery_plugin=True,
+        persistent=False,
+    )
+    _, orders, metrics = run(world([0.0, 30.0], prep=2.0, poison=[0]), "activemq", spec)
+    assert orders["status"].tolist() == ["lost", "completed"]
+    assert orders["lost_reason"].tolist()[0] == "broker_down"
+    assert orders["lost_at"].tolist()[0] == 5.0
+    assert (metrics["dead_lettered"], metrics["redeliveries"]) == (0, 0)

@@ -351,6 +351,98 @@ def test_activemq_process_crash_returns_the_prefetched_messages_at_once():
     assert (metrics["lost"], metrics["duplicates"], metrics["redeliveries"]) == (0, 0, 2)
 
 
+POISON_FIRST = [(0.0, 10.0), (1.0, 10.0), (2.0, 10.0), (3.0, 10.0)]
+
+
+def test_activemq_client_redelivery_blocks_the_consumer_behind_a_poison_order():
+    """One store of one worker, prefetch 1, max_redeliveries 2, redelivery_delay 5: the
+    JMS client keeps poison order 0 through its delays (attempts at 0, 15, 30, each
+    failing after 10): nothing else reaches the store until the poison ack at 40, so
+    orders 1-3 wait and finish at 50, 60, 70."""
+    spec = ActivemqSpec(prefetch=1, max_redeliveries=2, redelivery_delay=5.0)
+    record, frame, metrics = run(world(POISON_FIRST, [[]], 200.0, poison=[0]), "activemq", spec)
+    assert [(t, o) for t, _, _, o in steps(record, "start")][:3] == [(0.0, 0), (15.0, 0), (30.0, 0)]
+    assert steps(record, "dead_letter") == [(40.0, "dead_letter", -1, 0)]
+    assert frame["first_completion"].tolist()[1:] == [50.0, 60.0, 70.0]
+    assert (metrics["redeliveries"], metrics["dead_lettered"]) == (2, 1)
+
+
+def test_activemq_redelivery_plugin_frees_the_consumer_during_the_delays():
+    """The same world with redelivery_plugin: the failure at 10 is a poison ack, the store
+    takes order 1 at once (10-20); the broker sends 0 to the tail of the queue at 15,
+    behind 2 and 3, which are prepared at 20-30 and 30-40; 0 is tried again at 40, fails
+    at 50, comes back at 55 to an idle store, fails at 65: 1 + max_redeliveries = 3
+    attempts (0, 40, 55), then ActiveMQ.DLQ at 65."""
+    spec = ActivemqSpec(
+        prefetch=1, max_redeliveries=2, redelivery_delay=5.0, redelivery_plugin=True
+    )
+    record, frame, metrics = run(world(POISON_FIRST, [[]], 200.0, poison=[0]), "activemq", spec)
+    assert [(t, o) for t, _, _, o in steps(record, "start")] == [
+        (0.0, 0), (10.0, 1), (20.0, 2), (30.0, 3), (40.0, 0), (55.0, 0)
+    ]
+    assert steps(record, "dead_letter") == [(65.0, "dead_letter", -1, 0)]
+    assert frame["first_completion"].tolist()[1:] == [20.0, 30.0, 40.0]
+    assert (metrics["redeliveries"], metrics["dead_lettered"], metrics["unfinished"]) == (2, 1, 0)
+
+
+def test_activemq_redelivery_plugin_backs_off_from_its_own_last_delay():
+    """backoff 2, redelivery_delay 5, one poison order of 10 alone: the broker's delays are
+    5 then 10 (attempts at 0, 15, 35), as with the client's policy."""
+    spec = ActivemqSpec(
+        max_redeliveries=2, redelivery_delay=5.0, backoff=2.0, redelivery_plugin=True
+    )
+    record, _frame, _metrics = run(world([(0.0, 10.0)], [[]], 200.0, poison=[0]), "activemq", spec)
+    assert [t for t, *_ in steps(record, "start")] == [0.0, 15.0, 35.0]
+    assert steps(record, "dead_letter") == [(45.0, "dead_letter", -1, 0)]
+
+
+def test_activemq_redelivery_plugin_sends_the_message_to_any_consumer():
+    """Two stores of one worker, prefetch 1. Poison order 0 (prep 10) goes to store 0,
+    order 1 (prep 12) to store 1; order 2 (at 5, prep 20) waits. Store 0 fails 0 at 10
+    and takes 2 (10-30); at 15 the broker sends 0 back and store 1, idle since 12, takes
+    it: it fails at 25, comes back at 30 and store 1 (in the rotation since 25, before
+    store 0 freed at 30) takes it again; the failure at 40 dead-letters it."""
+    spec = ActivemqSpec(
+        prefetch=1, max_redeliveries=2, redelivery_delay=5.0, redelivery_plugin=True
+    )
+    orders = [(0.0, 10.0), (0.0, 12.0), (5.0, 20.0)]
+    record, frame, _ = run(world(orders, [[], []], 200.0, poison=[0]), "activemq", spec, count=2)
+    assert [(t, s) for t, _, s, o in steps(record, "start") if o == 0] == [
+        (0.0, 0), (15.0, 1), (30.0, 1)
+    ]
+    assert steps(record, "dead_letter") == [(40.0, "dead_letter", -1, 0)]
+    assert frame["first_completion"].tolist()[1:] == [12.0, 30.0]
+
+
+def test_activemq_redelivery_plugin_holds_the_message_through_its_consumers_crash():
+    """Poison order 0 (prep 10) on store 0, order 1 (prep 30) on store 1; max_inactivity
+    3 (keep-alives every 1), redelivery_delay 10. Store 0 fails 0 at 10 and crashes at 12:
+    it holds nothing, and the monitor closes its connection at 15. At 20 the broker sends
+    0 back; store 1 takes it when it finishes 1, at 30 (fails at 40, back at 50, fails at
+    60: ActiveMQ.DLQ). The client's redelivery keeps it on store 0 instead: it comes back
+    with the connection at 15, a return that counts too, so the failure on store 1 at 40
+    is already past the limit."""
+    spec = ActivemqSpec(
+        prefetch=1, max_redeliveries=2, redelivery_delay=10.0, max_inactivity=3.0,
+        redelivery_plugin=True,
+    )
+    orders = [(0.0, 10.0), (0.0, 30.0)]
+    w = world(orders, [[(12.0, 100.0)], []], 200.0, poison=[0])
+    client, _, _ = run(w, "activemq", spec.model_copy(update={"redelivery_plugin": False}), 2)
+    assert [(t, s) for t, _, s, o in steps(client, "start") if o == 0] == [(0.0, 0), (30.0, 1)]
+    assert steps(client, "dead_letter") == [(40.0, "dead_letter", -1, 0)]
+    record, _, metrics = run(w, "activemq", spec, count=2)
+    assert steps(record, "closed_silent") == []  # the timeline has it, not the trace
+    assert next(e for e in record.timeline if e[1] == "closed_silent")[:4] == (
+        15.0, "closed_silent", 0, 0
+    )
+    assert [(t, s) for t, _, s, o in steps(record, "start") if o == 0] == [
+        (0.0, 0), (30.0, 1), (50.0, 1)
+    ]
+    assert steps(record, "dead_letter") == [(60.0, "dead_letter", -1, 0)]
+    assert (metrics["lost"], metrics["redeliveries"]) == (0, 2)
+
+
 def test_activemq_auto_ack_loses_the_order_in_preparation():
     """ack: auto acknowledges an order when the store starts it: the crash at 50 loses
     order 0; order 2, prefetched but not started, goes back at 90 to store 1."""

@@ -111,6 +111,62 @@ def test_cancel_removes_a_waiting_message_only():
     assert not core.cancel(0)  # already delivered
 
 
+def test_a_scheduled_message_is_sent_again_at_the_tail_after_its_delay():
+    """Scheduled at 0 for 5: meanwhile nobody can take it; at 5 it goes behind 1, which
+    was published before it came due."""
+    core, _, delivered = broker()
+    core.schedule(0, 5.0)
+    core.publish(1)
+    core.env.run(until=4.0)
+    assert 0 in core.scheduled
+    assert 0 not in core.queued
+    core.env.run(until=6.0)
+    core.offer("a")
+    assert [order for order, _ in delivered] == [1, 0]
+
+
+def test_a_scheduled_message_can_be_cancelled_and_is_then_never_sent():
+    core, _, delivered = broker()
+    core.schedule(0, 5.0)
+    assert core.cancel(0)
+    core.offer("a")
+    core.env.run(until=10.0)
+    assert delivered == []
+
+
+def test_a_scheduled_message_due_while_the_broker_is_down_is_sent_when_it_is_back():
+    """Durable: the scheduler's store keeps it; due at 5 while down (from 1), it lands at
+    broker_up (at 8), before the publishes the customers' apps kept (retry)."""
+    env = simpy.Environment()
+    recorder = Recorder(10)
+    core = Broker(env, recorder, durable=True, retry=True)
+    delivered = []
+    core.room = lambda consumer: 1
+    core.deliver = lambda order, consumer: delivered.append((env.now, order)) or True
+    core.offer("a")
+    core.schedule(0, 5.0)
+    env.run(until=1.0)
+    assert core.broker_down() == []
+    core.publish(1)  # kept by the app (retry)
+    env.run(until=8.0)
+    assert delivered == []
+    assert core.overdue == [0]
+    core.broker_up()
+    assert delivered == [(8.0, 0), (8.0, 1)]
+
+
+def test_a_transient_broker_loses_its_scheduled_messages_when_it_goes_down():
+    core, recorder, delivered = broker(durable=False)
+    core.schedule(0, 5.0)
+    core.publish(1)
+    assert core.broker_down() == [1, 0]
+    assert [recorder.lost_reason[i] for i in (0, 1)] == [3, 3]  # broker_down
+    core.broker_up()
+    core.offer("a")
+    core.env.run(until=10.0)
+    assert delivered == []
+
+
 def test_rabbitmq_receiver_closes_two_silent_checks_after_the_last_data():
     """Heartbeats every h/2 from the opening, checks every h: closed at a check, two
     checks after the first check that saw the last heartbeat, so 2h to 2.5h after that
