@@ -130,9 +130,7 @@ def test_a_crash_during_or_before_the_outage_is_detected_a_session_after_it(
     never fetched (1 duplicate)."""
     w = world(P0, [[(crash, 200.0)], []])
     record, frame, timeline, metrics = run(w)
-    assert timeline.loc[timeline["event"] == "detected_down", "detection_delay"].tolist() == [
-        delay
-    ]
+    assert timeline.loc[timeline["event"] == "detected_down", "detection_delay"].tolist() == [delay]
     assert events(timeline, "rebalance") == [(68.0, "rebalance", None)]
     assert starts(record, 3)[-1] == (68.0, 1)
     assert starts(record, 4)[-1] == (69.0, 1)
