@@ -10,33 +10,23 @@ store 0 prepares them at once, the one of 8 finishing at 9, inside the outage.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from test_kafka import events, starts
+from test_kafka import world as kafka_world
 
 from sim.broker_sections import KafkaSpec
 from sim.metrics import replication_metrics
 from sim.model import simulate
 from sim.scenario import DatabaseSpec, DesignSpec, StoresSpec
-from sim.world import ONLINE, World
 
 DOWN = ((8.5, 20.0),)
 P0 = [(2.0 * k, 1.0, 0) for k in range(5)]
 
 
 def world(orders, crashes, down=DOWN, horizon=150.0):
-    """`orders`: (arrival, prep, key hash); `crashes`: outages of each of the two stores."""
-    size = len(orders)
-    return World(
-        arrival=np.array([o[0] for o in orders], dtype=float),
-        prep=np.array([o[1] for o in orders], dtype=float),
-        pinned=np.full(size, ONLINE, dtype=np.int32),
-        key_id=np.arange(1, size + 1, dtype=np.int64),
-        key_hash=np.array([o[2] for o in orders], dtype=np.uint64),
-        outages=tuple(tuple(store) for store in crashes),
-        horizon=horizon,
-        database_outages=down,
-    )
+    """`orders`: (arrival, prep, key hash); `crashes`: outages of each store; `down`: the
+    cluster's."""
+    return kafka_world(orders, crashes, horizon, cluster_outages=down)
 
 
 def run(w, when_down="reject", count=2, **settings):
