@@ -115,8 +115,14 @@ class ScriptedCrash(_Section):
 
 
 class FailuresSpec(_Section):
-    """Random crashes (exponential up and repair times) and scripted ones, both if given."""
+    """Random crashes (exponential up and repair times) and scripted ones, both if given.
 
+    `crash` says what a crash is, for the brokers that hold connections to the stores
+    (RabbitMQ, ActiveMQ): `host`, the server stops (power, kernel panic, a partition) and
+    its connections fall silent, noticed by heartbeats; `process`, the store's process
+    dies on a host that stays up, whose kernel closes its connections at once."""
+
+    crash: Literal["host", "process"] = "host"
     mtbf: PositiveDuration | None = None
     mttr: PositiveDuration | None = None
     scripted: Annotated[tuple[ScriptedCrash, ...], Field(strict=False)] = ()

@@ -67,6 +67,9 @@ class World:
     #: When whatever durably holds the orders is down (the database; a broker).
     database_outages: Intervals = ()
     orchestrator_outages: Intervals = ()  # no polls while down
+    #: What a crash is (`failures.crash`): `host`, the server stops and its connections
+    #: fall silent; `process`, the process dies and its host closes its connections at once.
+    crash: str = "host"
 
     @property
     def size(self) -> int:
@@ -138,6 +141,7 @@ def _world(scenario, streams, arrival, prep, pinned, key_id, order) -> World:
         attempt_seed=seeds,
         attempt_failure=orders.attempt_failure,
         patience_end=_patience_end(scenario, streams, arrival, pinned),
+        crash=scenario.failures.crash,
         **draw_failure_modes(scenario, streams),
     )
 

@@ -10,7 +10,8 @@ preparation when a store goes down.
 the kernel closes its sockets at once: the broker sees the connection close); `freeze`
 is SIGSTOP until the restart (the process and its sockets stay, silent: only heartbeats
 or the inactivity monitor tell the broker), then SIGKILL and a new process. The model
-has one kind of crash; the two show which one it describes.
+runs a kill as `failures.crash: process` and a freeze as `failures.crash: host` (a host
+that stops, whose connections fall silent).
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ SQS_WORLD = {
 }
 
 
+#: The model's `failures.crash` for each way the harness stops a consumer.
+MODEL_CRASH = {"kill": "process", "freeze": "host"}
+
+
 @dataclass(frozen=True)
 class Case:
     """One comparison: `settings` are the design's section for `sim` (and what the real
@@ -101,6 +106,7 @@ class Case:
         if quick:
             data["duration"] = data["duration"] / 2
             data["failures"]["scripted"] = data["failures"]["scripted"][:1]
+        data["failures"]["crash"] = MODEL_CRASH[self.crash]
         data["designs"] = {self.name: {"queue": self.broker, self.broker: dict(self.settings)}}
         return Scenario.from_mapping(data)
 

@@ -47,8 +47,10 @@ def build_broker(
     design: DesignSpec,
     recorder: Recorder,
     fails: Fails,
+    crash: str = "host",
 ) -> tuple[BrokerDesign, list[Consumer]]:
-    """The broker design `design.queue` with its consumers, started."""
+    """The broker design `design.queue` with its consumers, started; `crash` is the
+    world's kind of crash (`failures.crash`)."""
     spec = getattr(design, design.queue)
     consumers = [
         Consumer(env, i, stores.workers_at(i), book.prep, recorder, fails)
@@ -59,6 +61,7 @@ def build_broker(
     retry = design.database.when_down == "retry"
     broker = Broker(env, recorder, durable=durable, batch=batch, retry=retry)
     handler = BROKERS[design.queue](env, book, consumers, recorder, broker, spec=spec)
+    handler.crash_closes = crash == "process"
     handler.start()
     return handler, consumers
 

@@ -5,9 +5,11 @@ The broker dispatches to consumers with room under `prefetch` (1000 for queues),
 robin. With `ack: client` a store acknowledges an order when it finishes it; with
 `ack: auto` the message is acknowledged when the store takes it to prepare (receive()
 returning), so a crash loses what was in preparation. A crashed store's connection is
-closed by the inactivity monitor: it checks every `max_inactivity` that something was read
-since the last check (the client writes a keep-alive every third of it); its prefetched and
-unacknowledged messages then go back to the queue for the other consumers. A failed
+closed at once if its process died on a live host (`failures.crash: process`); if its host
+went down, by the inactivity monitor: it checks every `max_inactivity` that something was
+read since the last check (the client writes a keep-alive every third of it; its acks
+count too). The connection's prefetched and unacknowledged messages then go back to the
+queue for the other consumers. A failed
 attempt is redelivered to the same consumer after `redelivery_delay` (times `backoff` to
 the power of the redeliveries before it); after `max_redeliveries` redeliveries the
 consumer sends a poison ack and the broker moves the message to `ActiveMQ.DLQ`. A message
@@ -17,7 +19,7 @@ application. With `persistent: false` messages do not survive the broker going d
 
 from __future__ import annotations
 
-from sim.designs.connection import silence_detected
+from sim.designs.connection import Connection, silence_detected
 from sim.designs.consumer import Delivery
 from sim.designs.push import PushDesign
 from sim.model.events import POLL, At
@@ -36,8 +38,15 @@ class Activemq(PushDesign):
             for consumer in self.consumers:
                 consumer.on_started = self._acknowledge_on_receive
 
-    def silence_detected(self, opened: float, crash: float) -> float:
-        return silence_detected(opened, crash, self.spec.max_inactivity, writes=3, missed=1)
+    def silence_detected(self, connection: Connection) -> float:
+        return silence_detected(
+            connection.opened,
+            self.env.now,
+            self.spec.max_inactivity,
+            writes=3,
+            missed=1,
+            last_read=connection.last_read,
+        )
 
     def _acknowledge_on_receive(self, delivery: Delivery) -> None:
         if not delivery.pinned and self.ack(delivery):

@@ -24,6 +24,11 @@ class BrokerDesign:
     crashes or recovers (`connection_lost`, `reconnect`).
     """
 
+    #: A crash closes the store's connections at once (`failures.crash: process`); only
+    #: brokers that notice a dead consumer by its connection (the push brokers) use it:
+    #: Kafka's coordinator waits for the session timeout, SQS for the lease.
+    crash_closes = False
+
     def __init__(
         self,
         env: Environment,

@@ -1,7 +1,9 @@
 """The broker core every broker design shares: a queue of messages, deliveries to consumers
 in turn, returns counted towards a limit, a dead-letter queue, outages and cancellation.
 
-Messages are orders. `ready` holds the ones waiting to be delivered, head first; a message
+Messages are orders. `ready` holds the ones waiting to be delivered, head first, and
+`again` the ones returned to the queue (requeued by a closed connection, a nack, an
+expired lease), served before `ready`, in the order they came back; a message
 settled (acknowledged, deleted, dead-lettered, cancelled) while it still sits in `ready` is
 skipped when its turn comes instead of being searched for, so settling costs O(1).
 Consumers with room take turns (`offer` puts a consumer in the rotation); how much room a
@@ -41,7 +43,8 @@ class Broker:
         self.batch = batch  # messages handed to a consumer at each turn
         self.up = True
         self.ready: deque[int] = deque()
-        self.queued: set[int] = set()  # orders in `ready`
+        self.again: deque[int] = deque()
+        self.queued: set[int] = set()  # orders in `ready` or `again`
         self.gone: set[int] = set()  # settled: never delivered again
         self.returns: dict[int, int] = {}  # order -> times returned unprocessed or failed
         self.rotation: deque = deque()
@@ -64,11 +67,12 @@ class Broker:
         self.feed()
 
     def requeue(self, orders: Iterable[int]) -> None:
-        """Put messages back at the head of the queue, in the given order (redelivered
-        before newer messages, as RabbitMQ and SQS do with returned messages)."""
-        for order in reversed(list(orders)):
+        """Return messages to the queue, in the given order: after the messages returned
+        before them and still waiting, before every message never delivered (as a
+        quorum queue serves its returns first, in the order they came back)."""
+        for order in orders:
             if order not in self.gone and order not in self.queued:
-                self.ready.appendleft(order)
+                self.again.append(order)
                 self.queued.add(order)
         self.feed()
 
@@ -112,7 +116,7 @@ class Broker:
             return
         self._feeding = True
         room, rotation = self.room, self.rotation
-        while self.ready and rotation:
+        while (self.again or self.ready) and rotation:
             consumer = rotation.popleft()
             self.in_rotation.discard(consumer)
             wanted = min(room(consumer), self.batch)
@@ -127,11 +131,12 @@ class Broker:
         self._feeding = False
 
     def _take(self) -> int | None:
-        while self.ready:
-            order = self.ready.popleft()
-            self.queued.discard(order)
-            if order not in self.gone:
-                return order
+        for waiting in (self.again, self.ready):
+            while waiting:
+                order = waiting.popleft()
+                self.queued.discard(order)
+                if order not in self.gone:
+                    return order
         return None
 
     def broker_down(self) -> list[int]:
@@ -140,11 +145,12 @@ class Broker:
         self.up = False
         if self.durable:
             return []
-        lost = [order for order in self.ready if order not in self.gone]
+        lost = [order for order in (*self.again, *self.ready) if order not in self.gone]
         now = self.env.now
         for order in lost:
             self.gone.add(order)
             self.recorder.lose(order, now, BROKER_DOWN)
+        self.again.clear()
         self.ready.clear()
         self.queued.clear()
         return lost

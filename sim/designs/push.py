@@ -1,8 +1,10 @@
 """Push brokers (RabbitMQ, ActiveMQ Classic): the broker pushes messages to consumers with
 room under their prefetch, holds each delivery as unacknowledged on the consumer's
 connection, and returns a connection's unacknowledged deliveries to the head of the queue
-when it closes the connection: after the peer fell silent (a crash, noticed by heartbeats
-or the inactivity monitor), or for a broker-specific reason.
+when it closes the connection: at the crash itself when the store's process died on a host
+that stays up (`failures.crash: process`: its kernel closes the socket), after the peer
+fell silent when the host went down (`host`, noticed by heartbeats or the inactivity
+monitor), or for a broker-specific reason.
 """
 
 from __future__ import annotations
@@ -64,19 +66,25 @@ class PushDesign(BrokerDesign):
         if not connection.open or delivery not in connection.unacked:
             return False
         del connection.unacked[delivery]
+        connection.last_read = self.env.now
         self.broker.settle(delivery.order)
         self.broker.offer(delivery.consumer)
         return True
 
     def connection_lost(self, consumer: Consumer, dropped: list[Delivery]) -> None:
-        """The consumer crashed: the broker notices when its heartbeats stop."""
+        """The consumer crashed: its process's socket closes at once, or, when its host
+        went down, the broker notices when its heartbeats stop."""
         connection = self.connections[consumer.index]
-        when = self.silence_detected(connection.opened, self.env.now)
+        if self.crash_closes:
+            self.close(connection, "crash")
+            return
+        when = self.silence_detected(connection)
         event = At(self.env, when, POLL)
         event.connection = connection
         event.callbacks.append(lambda event: self.close(event.connection, "silent"))
 
-    def silence_detected(self, opened: float, crash: float) -> float:
+    def silence_detected(self, connection: Connection) -> float:
+        """When the broker closes `connection`, whose peer fell silent now."""
         raise NotImplementedError
 
     def close(self, connection: Connection, why: str) -> None:

@@ -5,8 +5,11 @@ Messages go round-robin to consumers with room under `prefetch` (basic.qos; None
 unlimited). With `ack: manual` a store acknowledges an order when it finishes it; the
 ack lands `ack_delay` later, unless the connection closed meanwhile. With `ack: auto` the
 broker forgets a message as soon as it pushes it (at-most-once; prefetch does not apply).
-A crashed store's connection is closed after two missed heartbeats (heartbeats every
-`heartbeat / 2`): until then the broker keeps pushing to it, as it really does. A closed
+A crashed store's connection is closed at once if its process died on a live host
+(`failures.crash: process`); if its host went down, when the broker's heartbeat receiver,
+which checks every `heartbeat` for data read, has found none twice in a row (the client
+sends a heartbeat every `heartbeat / 2`; its acks count too): until then the broker keeps
+pushing to it, as it really does. A closed
 connection's unacknowledged messages go back to the head of the queue, redelivered to the
 other consumers. An unacknowledged delivery older than `consumer_timeout` closes the
 channel the same way (the store opens a new one). A failed attempt is rejected with
@@ -34,8 +37,11 @@ class Rabbitmq(PushDesign):
         self.auto_ack = spec.ack == "auto"
         self.return_limit = spec.delivery_limit
 
-    def silence_detected(self, opened: float, crash: float) -> float:
-        return silence_detected(opened, crash, self.spec.heartbeat / 2, writes=1, missed=2)
+    def silence_detected(self, connection: Connection) -> float:
+        h = self.spec.heartbeat
+        return silence_detected(
+            connection.opened, self.env.now, h, writes=2, missed=2, last_read=connection.last_read
+        )
 
     def finished(self, delivery: Delivery) -> None:
         if self.auto_ack:
@@ -60,6 +66,7 @@ class Rabbitmq(PushDesign):
         if not connection.open or delivery not in connection.unacked:
             return  # the channel closed meanwhile: the message was already returned
         del connection.unacked[delivery]
+        connection.last_read = self.env.now
         if self.broker.returned(delivery.order, self.return_limit):
             self.broker.requeue([delivery.order])
         self.broker.offer(delivery.consumer)

@@ -42,7 +42,9 @@ def simulate(
     fleet = Fleet()
     fails = attempt_outcomes(world)
     if design.queue in BROKERS:
-        handler, consumers = build_broker(env, book, stores_spec, design, recorder, fails)
+        handler, consumers = build_broker(
+            env, book, stores_spec, design, recorder, fails, world.crash
+        )
         _broker_outages(env, world, handler, recorder)
         _run(env, book, world, recorder, consumers, handler)
         return recorder

@@ -21,8 +21,9 @@ from sim.scenario import DesignSpec, StoresSpec
 from sim.world import ONLINE, World
 
 
-def world(orders, outages, horizon, poison=()):
-    """`orders`: (arrival, prep) of online orders; `outages` per store; `poison`: indices."""
+def world(orders, outages, horizon, poison=(), crash="host"):
+    """`orders`: (arrival, prep) of online orders; `outages` per store; `poison`: indices;
+    `crash`: what a crash is (`failures.crash`)."""
     size = len(orders)
     marked = np.zeros(size, dtype=bool)
     marked[list(poison)] = True
@@ -35,6 +36,7 @@ def world(orders, outages, horizon, poison=()):
         outages=tuple(tuple(store) for store in outages),
         horizon=horizon,
         poison=marked if poison else None,
+        crash=crash,
     )
 
 
@@ -151,10 +153,12 @@ def test_sqs_poison_order_reaches_the_dlq_after_max_receive_count():
 # --- RabbitMQ ----------------------------------------------------------------------------
 
 
-def test_rabbitmq_crash_requeues_unacked_deliveries_after_two_missed_heartbeats():
+def test_rabbitmq_crash_requeues_unacked_deliveries_after_two_silent_checks():
     """Orders 0-3 at 0 (prep 100) go round-robin: 0, 2 to store 0 and 1, 3 to store 1.
-    Store 0 crashes at 50; its last heartbeat was at 30 (every 30), so the broker closes
-    its connection at 90 and pushes 0, 2 to store 1, which prepares 1, 3, 0, 2 in turn."""
+    Store 0's host goes down at 50. It sent heartbeats every 30 (0, 30); the broker's
+    receiver checks every 60: the check at 60 sees the heartbeat of 30, those at 120 and
+    180 see nothing, so the connection closes at 180 and 0, 2 go to store 1, which
+    prepares 1, 3, 0, 2 in turn."""
     orders = [(0.0, 100.0)] * 4
     record, _frame, metrics = run(
         world(orders, [[(50.0, 1000.0)], []], 500.0), "rabbitmq", RabbitmqSpec(), count=2
@@ -164,8 +168,8 @@ def test_rabbitmq_crash_requeues_unacked_deliveries_after_two_missed_heartbeats(
         (0.0, 1, 1),
         (0.0, 0, 2),
         (0.0, 1, 3),
-        (90.0, 1, 0),
-        (90.0, 1, 2),
+        (180.0, 1, 0),
+        (180.0, 1, 2),
     ]
     assert [(t, o) for t, _, _, o in steps(record, "finish")] == [
         (100.0, 1),
@@ -175,18 +179,63 @@ def test_rabbitmq_crash_requeues_unacked_deliveries_after_two_missed_heartbeats(
     ]
     assert (metrics["lost"], metrics["duplicates"], metrics["unfinished"]) == (0, 0, 0)
     closed = record.timeline_frame().query("event == 'closed_silent'")
-    assert closed[["time", "store", "orders"]].values.tolist() == [[90.0, 0, 2]]
+    assert closed[["time", "store", "orders"]].values.tolist() == [[180.0, 0, 2]]
+
+
+def test_rabbitmq_process_crash_closes_the_connection_at_once():
+    """The same world, but store 0's process dies on a live host (`failures.crash:
+    process`): its kernel closes the socket, so the broker requeues 0, 2 at the crash (50)
+    and pushes them to store 1; the preparations are the same."""
+    orders = [(0.0, 100.0)] * 4
+    record, _frame, metrics = run(
+        world(orders, [[(50.0, 1000.0)], []], 500.0, crash="process"),
+        "rabbitmq",
+        RabbitmqSpec(),
+        count=2,
+    )
+    assert [(t, s, o) for t, _, s, o in steps(record, "sent")][4:] == [(50.0, 1, 0), (50.0, 1, 2)]
+    assert [(t, o) for t, _, _, o in steps(record, "finish")] == [
+        (100.0, 1),
+        (200.0, 3),
+        (300.0, 0),
+        (400.0, 2),
+    ]
+    assert (metrics["lost"], metrics["duplicates"], metrics["redeliveries"]) == (0, 0, 2)
+    timeline = record.timeline_frame()
+    assert timeline.query("event == 'closed_silent'").empty
+    closed = timeline.query("event == 'closed_crash'")
+    assert closed[["time", "store", "orders"]].values.tolist() == [[50.0, 0, 2]]
+
+
+def test_rabbitmq_an_ack_is_a_sign_of_life_like_a_heartbeat():
+    """Order 0 (0 to 62) and order 2 (buffered, prep 100) at store 0, order 1 (0 to 100)
+    at store 1. Store 0 acks order 0 at 62, then its host goes down at 65. Its last
+    heartbeat was at 60 (every 30), seen by the check at 60; but the ack read at 62 is
+    first seen by the check at 120, so the checks at 180 and 240 find nothing and the
+    connection closes at 240, not 180. Store 1 prepares order 2 from 240 to 340."""
+    orders = [(0.0, 62.0), (0.0, 100.0), (0.0, 100.0)]
+    record, _, metrics = run(
+        world(orders, [[(65.0, 1000.0)], []], 500.0), "rabbitmq", RabbitmqSpec(), count=2
+    )
+    assert [(t, s, o) for t, _, s, o in steps(record, "sent")][3:] == [(240.0, 1, 2)]
+    assert [(t, o) for t, _, _, o in steps(record, "finish")] == [
+        (62.0, 0),
+        (100.0, 1),
+        (340.0, 2),
+    ]
+    assert (metrics["lost"], metrics["duplicates"]) == (0, 0)
 
 
 def test_rabbitmq_ack_in_flight_at_a_crash_gives_a_duplicate():
     """Store 0 finishes order 0 at 100; the ack would land at 110 (ack_delay 10) but the
-    store crashes at 105. Last heartbeat at 90, so the connection closes at 150 and store 1
-    prepares the order again (150 to 250)."""
+    store's host goes down at 105. Its last heartbeat was at 90, first seen by the check
+    at 120; the checks at 180 and 240 find nothing, so the connection closes at 240 and
+    store 1 prepares the order again (240 to 340)."""
     spec = RabbitmqSpec(ack_delay=10.0)
     record, _, metrics = run(
         world([(0.0, 100.0)], [[(105.0, 1000.0)], []], 400.0), "rabbitmq", spec, count=2
     )
-    assert steps(record, "finish") == [(100.0, "finish", 0, 0), (250.0, "finish", 1, 0)]
+    assert steps(record, "finish") == [(100.0, "finish", 0, 0), (340.0, "finish", 1, 0)]
     assert (metrics["duplicates"], metrics["redeliveries"]) == (1, 1)
 
 
@@ -220,24 +269,31 @@ def test_rabbitmq_consumer_timeout_closes_the_channel_and_requeues():
     assert record.timeline_frame()["event"].tolist() == ["closed_timeout"]
 
 
-def test_rabbitmq_auto_ack_loses_what_the_crashed_store_held():
+@pytest.mark.parametrize("crash", ["host", "process"])
+def test_rabbitmq_auto_ack_loses_what_the_crashed_store_held(crash):
     """ack: auto, heartbeat 60: order 0 (0 to 100) and order 2 (buffered) at store 0 are
-    gone from the broker once pushed; the crash at 50 loses both. Order 4, arriving at 60
-    while the dead connection is still open (closed at 90), is pushed into it: lost."""
+    gone from the broker once pushed; the crash at 50 loses both. Order 4 arrives at 60:
+    if the host went down, the dead connection is still open (closed at 180) and it is
+    pushed into it: lost; if the process died, its connection closed at 50 and order 4
+    goes to store 1."""
     orders = [(0.0, 100.0)] * 4 + [(60.0, 10.0), (61.0, 10.0)]
     _, frame, _metrics = run(
-        world(orders, [[(50.0, 1000.0)], []], 500.0), "rabbitmq", RabbitmqSpec(ack="auto"), count=2
+        world(orders, [[(50.0, 1000.0)], []], 500.0, crash=crash),
+        "rabbitmq",
+        RabbitmqSpec(ack="auto"),
+        count=2,
     )
+    pushed_to_the_dead = crash == "host"
     assert frame["status"].tolist() == [
         "lost",
         "completed",
         "lost",
         "completed",
-        "lost",
+        "lost" if pushed_to_the_dead else "completed",
         "completed",
     ]
     reasons = frame["lost_reason"].astype(object).fillna("-").tolist()
-    assert reasons == ["crash", "-", "crash", "-", "store_down", "-"]
+    assert reasons == ["crash", "-", "crash", "-", "store_down" if pushed_to_the_dead else "-", "-"]
 
 
 # --- ActiveMQ ----------------------------------------------------------------------------
@@ -278,6 +334,21 @@ def test_activemq_poison_order_reaches_the_dlq_after_max_redeliveries():
     assert [t for t, *_ in steps(record, "start")] == [0.0, 15.0, 35.0]
     assert steps(record, "dead_letter") == [(45.0, "dead_letter", -1, 0)]
     assert metrics["redeliveries"] == 2
+
+
+def test_activemq_process_crash_returns_the_prefetched_messages_at_once():
+    """The world of the test above with `failures.crash: process`: the broker reads the
+    socket's close at the crash (50) and dispatches orders 0 and 2 to store 1 then."""
+    orders = [(0.0, 100.0)] * 4
+    record, frame, metrics = run(
+        world(orders, [[(50.0, 1000.0)], []], 500.0, crash="process"),
+        "activemq",
+        ActivemqSpec(),
+        count=2,
+    )
+    assert [(t, s, o) for t, _, s, o in steps(record, "sent")][4:] == [(50.0, 1, 0), (50.0, 1, 2)]
+    assert frame["first_completion"].tolist() == [300.0, 100.0, 400.0, 200.0]
+    assert (metrics["lost"], metrics["duplicates"], metrics["redeliveries"]) == (0, 0, 2)
 
 
 def test_activemq_auto_ack_loses_the_order_in_preparation():

@@ -147,6 +147,8 @@ def scenarios(
         offline = 0.2
     kind = failures or draw(st.sampled_from(["none", "random", "scripted", "both"]))
     failure_spec: dict[str, Any] = {}
+    if kind != "none":
+        failure_spec["crash"] = draw(st.sampled_from(["host", "process"]))
     if kind in ("random", "both"):
         failure_spec["mtbf"] = draw(times(5.0, 60.0))
         failure_spec["mttr"] = draw(times(0.5, 20.0))

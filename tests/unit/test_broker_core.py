@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import simpy
 
 from sim.designs.broker import Broker
@@ -39,6 +40,27 @@ def test_requeued_messages_go_to_the_head_in_their_order():
     core.requeue([1, 2])
     core.offer("a")
     assert [order for order, _ in delivered] == [1, 2, 5]
+
+
+def test_returns_are_served_first_in_the_order_they_came_back():
+    """A quorum queue's returns: a message returned later (a nack of 7) waits behind the
+    ones returned before it (1, 2 from a closed connection), all before the messages never
+    delivered (5, 6)."""
+    core, _, delivered = broker()
+    core.publish(5)
+    core.publish(6)
+    core.requeue([1, 2])
+    core.requeue([7])
+    core.offer("a")
+    assert [order for order, _ in delivered] == [1, 2, 7, 5, 6]
+
+
+def test_broker_down_drops_returned_non_durable_messages_too():
+    core, recorder, _ = broker(durable=False)
+    core.publish(0)
+    core.requeue([3])
+    assert core.broker_down() == [3, 0]
+    assert [recorder.lost_reason[i] for i in (0, 3)] == [3, 3]
 
 
 def test_returns_past_the_limit_dead_letter():
@@ -89,13 +111,33 @@ def test_cancel_removes_a_waiting_message_only():
     assert not core.cancel(0)  # already delivered
 
 
-def test_rabbitmq_heartbeats_close_between_half_and_one_timeout_after_the_crash():
-    """Heartbeats every h/2 from the opening; closed at the last one before the crash + h."""
+def test_rabbitmq_receiver_closes_two_silent_checks_after_the_last_data():
+    """Heartbeats every h/2 from the opening, checks every h: closed at a check, two
+    checks after the first check that saw the last heartbeat, so 2h to 2.5h after that
+    heartbeat and 1.5h to 2.5h after the crash."""
     h = 60.0
-    for crash in (0.0, 1.0, 29.999, 30.0, 30.001, 59.0, 61.0, 1000.5):
-        closed = silence_detected(0.0, crash, h / 2, writes=1, missed=2)
-        assert h / 2 <= closed - crash <= h, crash
-        assert math.isclose((closed - h) % (h / 2), 0.0, abs_tol=1e-9)
+    for crash in (0.0, 1.0, 29.999, 30.0, 30.001, 59.0, 61.0, 89.0, 91.0, 1000.5):
+        closed = silence_detected(0.0, crash, h, writes=2, missed=2)
+        assert closed % h == 0
+        assert 1.5 * h <= closed - crash <= 3 * h, crash
+        last_beat = math.ceil(crash / (h / 2) - 1) * h / 2 if crash > 0 else 0.0
+        assert 2 * h <= closed - last_beat <= 3 * h, crash
+    assert silence_detected(0.0, 50.0, h, writes=2, missed=2) == 180.0  # beat 30, seen at 60
+    assert silence_detected(0.0, 65.0, h, writes=2, missed=2) == 180.0  # beat 60, seen at 60
+
+
+@pytest.mark.parametrize("last_read", [60.5, 62.0, 119.0, 120.0])
+def test_a_frame_read_after_the_last_heartbeat_delays_the_close(last_read):
+    """An ack read after the last heartbeat (60) is first seen by the check at 120, so
+    the connection closes at 240 instead of 180; one read before it changes nothing."""
+    assert silence_detected(0.0, 121.0, 60.0, writes=2, missed=2, last_read=last_read) == 240.0
+    assert silence_detected(0.0, 65.0, 60.0, writes=2, missed=2, last_read=59.0) == 180.0
+
+
+def test_the_first_check_is_one_period_after_the_opening():
+    """A peer silent from its opening (at 10): checks at 70, 130, 190: closed at 190."""
+    assert silence_detected(10.0, 10.0, 60.0, writes=2, missed=2) == 190.0
+    assert silence_detected(10.0, 10.0, 30.0, writes=3, missed=1) == 70.0
 
 
 def test_activemq_inactivity_monitor_closes_at_a_read_check():
