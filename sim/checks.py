@@ -74,15 +74,6 @@ def design_problems(design: DesignSpec, entry: _DesignEntry, raw: _ScenarioFile)
         return ("designs", design.name, section, key) if overridden else (section, key)
 
     count, problems = raw.stores.count, list(world_key_problems(design, entry, raw))
-    outages = raw.database.outages
-    if design.queue == "kafka" and (outages.scripted or outages.random):
-        problems.append(
-            Problem(
-                ("database", "outages"),
-                f"outages of the Kafka cluster are not modelled yet (design {design.name}); "
-                "the other brokers and the seed's design take them",
-            )
-        )
     cost = run_cost(design, raw)
     if sum(cost.values()) > MAX_SECONDS_PER_DESIGN_RUN:
         term = max(cost, key=cost.__getitem__)

@@ -393,3 +393,25 @@ def test_an_existing_results_folder_is_replaced_whole(tmp_path, monkeypatch):
     ]
     assert (out / "summary.csv").read_text(encoding="utf-8").startswith("design,metric,")
     assert [p.name for p in out.parent.iterdir()] == ["here"]  # no hidden temp folder
+
+
+def test_an_outage_of_the_kafka_cluster_turns_away_what_the_database_turns_away(
+    tmp_path, monkeypatch
+):
+    """kafka.yaml with the outage its header shows, shortened: every design with a
+    database or a broker rejects the same online orders (those arriving in the outage);
+    ram_only none; every order is accounted for."""
+    out = tmp_path / "outage"
+    outage = "database.outages={scripted: [{at: 30, down_for: 10}]}"
+    path = ROOT / "scenarios" / "kafka.yaml"
+    args = ["--replications", "2", "--no-plots", "--quiet", *short_horizon(path)]
+    sim_in_process(
+        path, "--out", out, *args, "--set", outage, cwd=tmp_path, monkeypatch=monkeypatch
+    )
+    runs = pd.read_csv(out / "replications.csv")
+    assert (runs["arrived"] == runs["completed"] + runs["lost"] + runs["unfinished"]).all()
+    rejected = runs.pivot(index="replication", columns="design", values="rejected")
+    assert (rejected["ram_only"] == 0).all()
+    others = rejected.drop(columns="ram_only")
+    assert (others.min(axis=1) == others.max(axis=1)).all()
+    assert (others["kafka_default"] > 0).all()

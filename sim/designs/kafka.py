@@ -27,6 +27,8 @@ soon as it is free. With cooperative-sticky members keep fetching; only partitio
 move stop, and those taken from a live member move in a follow-up rebalance. A failed
 attempt is retried in place (the consumer seeks back to it): a poison record blocks its
 partition, as it does in Kafka.
+
+Outages of the cluster (`database.outages`): `sim.designs.kafka_outage`.
 """
 
 from __future__ import annotations
@@ -43,14 +45,15 @@ from sim.designs.consumer import Consumer, Delivery
 from sim.designs.kafka_assignors import ASSIGNORS
 from sim.designs.kafka_group import GroupCoordinator
 from sim.designs.kafka_log import Claim, Partition
+from sim.designs.kafka_outage import ClusterOutages
 from sim.designs.kafka_rebalance import Rebalancing
 from sim.model.events import POLL, At
 from sim.model.orders import OrderBook
-from sim.records import BROKER_DOWN, Recorder
+from sim.records import Recorder
 from sim.sections import KafkaSpec
 
 
-class Kafka(Rebalancing, BrokerDesign):
+class Kafka(Rebalancing, ClusterOutages, BrokerDesign):
     """One topic consumed by one consumer group of every store."""
 
     def __init__(
@@ -80,6 +83,7 @@ class Kafka(Rebalancing, BrokerDesign):
         self.cursor = [0] * count  # where the next scan of its partitions starts
         self.paused_time = 0.0
         self.max_lag = 0
+        self.unsent: list[tuple] = []  # commit requests waiting for the cluster to be back
         self.group = GroupCoordinator(
             self.env, spec, self.recorder, self._rebalance_started, self._rebalance_done
         )
@@ -102,9 +106,12 @@ class Kafka(Rebalancing, BrokerDesign):
             super().dispatch(order)
             self._after(self.consumers[self.pinned[order]])
             return
-        if not self.broker.up:
-            self.recorder.lose(order, self.env.now, BROKER_DOWN)
+        if not self.broker.up:  # the send fails: lost at the door, or kept (`when_down`)
+            self.broker.publish(order)
             return
+        self._append(order)
+
+    def _append(self, order: int) -> None:
         partition = self.partitions[self.key_hash[order] % len(self.partitions)]
         partition.log.append(order)
         waiting = partition.waiting()
@@ -149,6 +156,8 @@ class Kafka(Rebalancing, BrokerDesign):
             self.in_group[store] = True
             self.group.join(store)
             return
+        if not self.broker.up:
+            return  # no records, no commit; it polls again when the cluster is back
         if self.spec.enable_auto_commit:
             self._auto_commit(consumer)
         self._fetch(consumer)
@@ -272,15 +281,24 @@ class Kafka(Rebalancing, BrokerDesign):
     def _commit(self, partition: Partition, offset: int, consumer: Consumer, then=None) -> None:
         """Commit `offset` for `partition`; it lands `commit_delay` later unless the
         consumer crashed or the partition moved on meanwhile; then `then(partition)`."""
-        if self.spec.commit_delay == 0:
-            self._land(partition, offset, partition.lease, consumer, consumer.epoch, then)
-            return
-        event = At(self.env, self.env.now + self.spec.commit_delay, POLL)
-        event.args = (partition, offset, partition.lease, consumer, consumer.epoch, then)
-        event.callbacks.append(lambda event: self._land(*event.args))
+        self._send(partition, offset, partition.lease, consumer, consumer.epoch, then)
+
+    def _send(self, *commit) -> None:
+        """Send a commit request; while the cluster is down it waits (`unsent`)."""
+        if not self.broker.up:
+            self.unsent.append(commit)
+        elif self.spec.commit_delay == 0:
+            self._land(*commit)
+        else:
+            event = At(self.env, self.env.now + self.spec.commit_delay, POLL)
+            event.commit = commit
+            event.callbacks.append(lambda event: self._land(*event.commit))
 
     def _land(self, partition, offset, lease, consumer, epoch, then) -> None:
         if consumer.epoch != epoch or partition.lease != lease:
+            return
+        if not self.broker.up:  # in flight when the cluster went down: sent again
+            self.unsent.append((partition, offset, lease, consumer, epoch, then))
             return
         # A commit only covers records its consumer fetched under this lease, which are
         # finished or still in its hands (a crash would have stopped it landing).

@@ -15,6 +15,14 @@ lingers (a ghost) until its session expires.
 
 The group formed at the start is not a rebalance; every rebalance after it is counted
 (a `rebalance` event on the timeline, recorded by the design).
+
+While the cluster is down (`down`, `up`: `database.outages` for a Kafka design) the
+coordinator is gone: no session expires, no rebalance starts or completes. Changes of
+membership meanwhile (a crash, a join, a leave) wait; a rebalance under way is started
+over. When the cluster is back, the coordinator gives every member a fresh session, as a
+new coordinator does when it loads the group after a failover: a silent member is removed
+`session_timeout` after the cluster came back, and a rebalance under way or owed starts
+(its members join and sync again) and completes `rebalance_time` later at the earliest.
 """
 
 from __future__ import annotations
@@ -75,6 +83,9 @@ class GroupCoordinator:
         self.ghosts: list[Member] = []  # old selves of restarted non-static members
         self.rebalancing = False
         self.completing = False
+        self.reachable = True  # the coordinator (the cluster) is reachable
+        self.owed = False  # a change while down: a rebalance starts when it is back
+        self.round = 0  # bumped when the cluster goes down: the join and sync under way fail
 
     def form(self, stores: list[int]) -> None:
         """The group as it forms at the start: every store, no rebalance counted."""
@@ -92,8 +103,12 @@ class GroupCoordinator:
         now = self.env.now
         member.alive, member.crashed_at, member.owned = False, now, owned
         member.token += 1
-        spec = self.spec
-        when = session_expiry(member.joined_at, now, spec.heartbeat_interval, spec.session_timeout)
+        if self.reachable:  # else its session starts afresh when the cluster is back (`up`)
+            spec = self.spec
+            heartbeat, session = spec.heartbeat_interval, spec.session_timeout
+            self._expire_at(member, session_expiry(member.joined_at, now, heartbeat, session))
+
+    def _expire_at(self, member: Member, when: float) -> None:
         event = At(self.env, when, POLL)
         event.member, event.token = member, member.token
         event.callbacks.append(self._expire)
@@ -123,8 +138,36 @@ class GroupCoordinator:
         if self.members.pop(store, None) is not None:
             self.trigger()
 
+    def down(self) -> None:
+        """The cluster goes down: sessions stop expiring, a rebalance under way fails."""
+        self.reachable = False
+        self.round += 1
+        self.completing = False
+        for member in [*self.members.values(), *self.ghosts]:
+            member.token += 1
+
+    def up(self) -> None:
+        """The cluster is back: every member gets a fresh session from now (heartbeats
+        resume from now; a silent one expires `session_timeout` from now); a rebalance
+        under way or owed starts over."""
+        self.reachable = True
+        now = self.env.now
+        for member in [*self.members.values(), *self.ghosts]:
+            member.joined_at = now
+            if not member.alive:
+                self._expire_at(member, now + self.spec.session_timeout)
+        if self.owed:
+            self.owed = False
+            self.trigger()
+        else:
+            self._check()
+
     def trigger(self) -> None:
-        """Start a rebalance unless one is under way (then this change is part of it)."""
+        """Start a rebalance unless one is under way (then this change is part of it);
+        while the cluster is down, once it is back."""
+        if not self.reachable:
+            self.owed = True
+            return
         if not self.rebalancing:
             self.rebalancing = True
             self.on_start(self.env.now)
@@ -152,14 +195,17 @@ class GroupCoordinator:
 
     def _check(self) -> None:
         """Complete the rebalance `rebalance_time` from now once no member is awaited."""
-        if not self.rebalancing or self.completing or self.ghosts:
+        if not self.rebalancing or self.completing or self.ghosts or not self.reachable:
             return
         if any(not member.alive for member in self.members.values()):
             return
         self.completing = True
         event = At(self.env, self.env.now + self.spec.rebalance_time, POLL)
+        event.round = self.round
         event.callbacks.append(self._complete)
 
     def _complete(self, event: At) -> None:
+        if event.round != self.round:
+            return  # the cluster went down meanwhile: `up` starts the join and sync over
         self.rebalancing = self.completing = False
         self.on_complete(self.env.now, sorted(self.members))

@@ -72,16 +72,23 @@ def simulate(
 def _broker_outages(env: simpy.Environment, world: World, handler, recorder: Recorder) -> None:
     """`database.outages` is the schedule of whatever durably holds the orders: for a
     broker design, the broker (every design sees the same outages)."""
+    outages = world.database_outages
+    _switch(env, outages, recorder, "database", handler.broker_down, handler.broker_up)
 
-    def down() -> None:
-        recorder.event(env.now, "database_down")
-        handler.broker_down()
 
-    def up() -> None:
-        recorder.event(env.now, "database_up")
-        handler.broker_up()
+def _switch(env: simpy.Environment, outages, recorder: Recorder, name: str, down, up) -> None:
+    """Put `NAME_down` and `NAME_up` on the timeline at each outage's start and end, then
+    call `down()` / `up()`."""
 
-    Switch(env, world.database_outages, down, up).start()
+    def went_down() -> None:
+        recorder.event(env.now, f"{name}_down")
+        down()
+
+    def came_up() -> None:
+        recorder.event(env.now, f"{name}_up")
+        up()
+
+    Switch(env, outages, went_down, came_up).start()
 
 
 def _run(
@@ -132,15 +139,14 @@ def _database_queue(
     orchestrator.on_restart = queue.restarted
     queue.wake = orchestrator.wake
     Switch(env, world.database_outages, queue.database_down, queue.database_up).start()
-    Switch(
-        env,
-        world.orchestrator_outages,
-        lambda: recorder.event(env.now, "orchestrator_down"),
-        lambda: recorder.event(env.now, "orchestrator_up"),
-    ).start()
+    _switch(env, world.orchestrator_outages, recorder, "orchestrator", _nothing, _nothing)
     network.start()
     orchestrator.start()
     return queue
+
+
+def _nothing() -> None:
+    """The orchestrator's outages act through its schedule (`Outages`), not on a switch."""
 
 
 def _close(recorder: Recorder, stores: list[Store], horizon: float) -> None:

@@ -20,8 +20,9 @@ from sim.scenario import DesignSpec, StoresSpec
 from sim.world import ONLINE, World
 
 
-def world(orders, outages, horizon):
-    """`orders`: (arrival, prep, partition key hash) of online orders; `outages` per store."""
+def world(orders, outages, horizon, cluster_outages=()):
+    """`orders`: (arrival, prep, partition key hash) of online orders; `outages` per store;
+    `cluster_outages`: the Kafka cluster's (`database.outages`)."""
     size = len(orders)
     return World(
         arrival=np.array([o[0] for o in orders], dtype=float),
@@ -31,6 +32,7 @@ def world(orders, outages, horizon):
         key_hash=np.array([o[2] for o in orders], dtype=np.uint64),
         outages=tuple(tuple(store) for store in outages),
         horizon=horizon,
+        database_outages=cluster_outages,
     )
 
 

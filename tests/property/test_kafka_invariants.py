@@ -2,7 +2,8 @@
 
 The worlds are those of test_invariants (1-4 stores, random rates, preparation times and
 crashes); the designs are Kafka with random settings: partitions, assignor, static
-membership, commits (auto or sync) and every duration.
+membership, commits (auto or sync) and every duration; some add outages of the cluster
+(`database.outages`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_invariants import EPS, at_a_crash, inside, scenarios
+from test_invariants import EPS, at_a_crash, down_at, inside, scenarios, times
 
 from sim.experiment import run
 from sim.metrics import replication_metrics
@@ -44,11 +45,32 @@ def kafka_settings(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def kafka_scenarios(draw: st.DrawFn, failures: str | None = None) -> Scenario:
+def kafka_scenarios(
+    draw: st.DrawFn, failures: str | None = None, cluster_outages: bool = False
+) -> Scenario:
+    """Two Kafka designs on a tiny world; with `cluster_outages`, the cluster goes down
+    (scripted or random outages) and sends while it is down are lost or kept."""
     data = draw(scenarios(failures=failures)).to_mapping()
     data["designs"] = {
         f"kafka_{i}": {"queue": "kafka", "kafka": draw(kafka_settings())} for i in range(2)
     }
+    if cluster_outages:
+        horizon = data["duration"] + data["drain"]
+        scripted = st.fixed_dictionaries(
+            {
+                "at": times(0.0, horizon).filter(lambda at: at < horizon),
+                "down_for": times(0.5, 20.0),
+            }
+        )
+        outages = st.one_of(
+            st.fixed_dictionaries({"scripted": st.lists(scripted, min_size=1, max_size=3)}),
+            st.fixed_dictionaries({"mtbf": times(5.0, 40.0), "mttr": times(0.5, 10.0)}),
+        )
+        data["database"] = {
+            **data.get("database", {}),
+            "outages": draw(outages),
+            "when_down": draw(st.sampled_from(["reject", "retry"])),
+        }
     return Scenario.from_mapping(data)
 
 
@@ -102,7 +124,10 @@ def check_trace(world, record) -> None:
 
 
 def check_orders(design, orders, timeline, metrics, horizon) -> None:
+    """Conservation and the per-order rules; a send turned away while the cluster is down
+    (`rejected`) is the only loss other than crashes'."""
     kafka = design.kafka
+    lost = metrics["lost"] - metrics["rejected"]
     parts = ("completed", "lost", "unfinished", "dead_lettered", "cancelled")
     assert sum(metrics[part] for part in parts) == metrics["arrived"]
     cancelled_at = orders["cancelled_at"].to_numpy()
@@ -115,16 +140,50 @@ def check_orders(design, orders, timeline, metrics, horizon) -> None:
     prep = orders["prep_time"].to_numpy()
     assert np.all(first[done] - orders["arrival"].to_numpy()[done] >= prep[done] - 1e-9)
     assert np.all(orders["deliveries"].to_numpy()[done & (orders["kind"] == "online")] >= 1)
-    if kafka.commit == "sync":
-        assert metrics["lost_online"] == 0  # a commit never covers an unfinished record
-    delays = timeline.loc[timeline["event"] == "detected_down", "detection_delay"]
-    low = kafka.session_timeout - kafka.heartbeat_interval
-    assert delays.between(low - EPS, kafka.session_timeout + EPS).all()
+    if kafka.commit == "sync":  # a commit never covers an unfinished record
+        assert metrics["lost_online"] == metrics["rejected"]
     assert 0 <= metrics["paused_time"] <= kafka.partitions * horizon + EPS
     assert 0 <= metrics["max_lag"] <= int((orders["kind"] == "online").sum())
     if metrics["crashes"] == 0:
-        assert metrics["lost"] == 0
+        assert lost == 0
         assert not (timeline["event"] == "detected_down").any()
+
+
+def check_detections(world, design, timeline) -> None:
+    """A crashed member is removed `session_timeout` after its last heartbeat (so between
+    `session_timeout - heartbeat_interval` and `session_timeout` after the crash), and no
+    sooner than `session_timeout` after the end of any outage of the cluster it fell
+    silent before: the coordinator gives every member a fresh session when it is back."""
+    kafka, cluster = design.kafka, world.database_outages
+    session = kafka.session_timeout
+    rows = timeline[timeline["event"] == "detected_down"]
+    for time, store, delay in zip(
+        rows["time"], rows["store"], rows["detection_delay"], strict=True
+    ):
+        crash = time - delay
+        assert at_a_crash(world.outages[int(store)], crash)
+        assert not inside(cluster, time), time
+        assert delay >= session - kafka.heartbeat_interval - EPS
+        after = [end + session for start, end in cluster if start < time - EPS and end > crash]
+        assert all(time >= bound - EPS for bound in after), (time, crash, cluster)
+        assert time <= max([crash + session, *after]) + EPS, (time, crash, cluster)
+
+
+def check_cluster_outages(world, design, record, orders, timeline, metrics) -> None:
+    """While the cluster is down no online record is fetched (so none starts) and no
+    rebalance completes; a send is turned away only while it is down, and never with
+    `when_down: retry`."""
+    cluster = world.database_outages
+    online = world.pinned < 0
+    for time, what, _store, order in record.trace:
+        if what == "start" and online[order]:
+            assert not inside(cluster, time), (time, order)
+    for time in timeline.loc[timeline["event"] == "rebalance", "time"]:
+        assert not inside(cluster, time), time
+    rejected = (orders["lost_reason"] == "db_down").to_numpy()
+    assert all(down_at(cluster, arrival) for arrival in world.arrival[rejected])
+    if design.database.when_down == "retry":
+        assert metrics["rejected"] == 0
 
 
 @EXAMPLES
@@ -133,6 +192,17 @@ def test_kafka_conserves_orders_and_keeps_causality(scenario):
     for world, design, record, orders, timeline, metrics in runs(scenario):
         check_trace(world, record)
         check_orders(design, orders, timeline, metrics, world.horizon)
+        check_detections(world, design, timeline)
+
+
+@EXAMPLES
+@given(kafka_scenarios(cluster_outages=True))
+def test_kafka_under_outages_of_the_cluster(scenario):
+    for world, design, record, orders, timeline, metrics in runs(scenario):
+        check_trace(world, record)
+        check_orders(design, orders, timeline, metrics, world.horizon)
+        check_detections(world, design, timeline)
+        check_cluster_outages(world, design, record, orders, timeline, metrics)
 
 
 @EXAMPLES
@@ -141,6 +211,7 @@ def test_kafka_under_many_crashes(scenario):
     for world, design, record, orders, timeline, metrics in runs(scenario):
         check_trace(world, record)
         check_orders(design, orders, timeline, metrics, world.horizon)
+        check_detections(world, design, timeline)
 
 
 @EXAMPLES
