@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import sim.interrupts  # noqa: F401 (first: a Ctrl-C while the heavy modules load is quiet)
 
-__version__ = "0.1.0"  # sim.cache keys its files by it
+__version__ = "0.2.0"  # sim.cache keys its files by it
 
 if TYPE_CHECKING:
     from sim import executors, plots
