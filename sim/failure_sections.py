@@ -2,7 +2,8 @@
 outages, and outages of the database and the orchestrator.
 
 Every key defaults to "does not happen", so a scenario without them runs as before. The
-schedules are drawn in the world (`sim.schedules`); the model reacts to them.
+schedules are drawn in the world (`sim.schedules`); the model reacts to them. Times take a
+unit like every duration of a scenario (`at: 2h`, `for: 10min`, `sim.durations`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
-from sim.fields import NonNegativeFinite, PositiveFinite, _Section
+from sim.durations import NonNegativeDuration, PositiveDuration
+from sim.fields import _Section
 
 #: Keys of the design sections that belong to the world: the same for every design.
 WORLD_KEYS = {"database": ("outages", "when_down"), "orchestrator": ("outages",)}
@@ -21,15 +23,15 @@ class ScriptedOutage(_Section):
     """An outage at a given time, for a given repair time (of the database, the
     orchestrator or a group of stores)."""
 
-    at: NonNegativeFinite
-    down_for: PositiveFinite
+    at: NonNegativeDuration
+    down_for: PositiveDuration
 
 
 class OutagesSpec(_Section):
     """Random outages (exponential up and repair times) and scripted ones, both if given."""
 
-    mtbf: PositiveFinite | None = None
-    mttr: PositiveFinite | None = None
+    mtbf: PositiveDuration | None = None
+    mttr: PositiveDuration | None = None
     scripted: Annotated[tuple[ScriptedOutage, ...], Field(strict=False)] = ()
 
     @property
@@ -49,8 +51,8 @@ class ScriptedSpell(_Section):
     model_config = ConfigDict(serialize_by_alias=True)
 
     store: int = Field(ge=0)
-    at: NonNegativeFinite
-    for_: PositiveFinite = Field(alias="for")
+    at: NonNegativeDuration
+    for_: PositiveDuration = Field(alias="for")
 
 
 class ScriptedSlowdown(ScriptedSpell):
@@ -63,16 +65,16 @@ class PartitionsSpec(_Section):
     """Times a store is up but the orchestrator cannot reach it: random per store, and
     scripted."""
 
-    mtbf: PositiveFinite | None = None
-    mttr: PositiveFinite | None = None
+    mtbf: PositiveDuration | None = None
+    mttr: PositiveDuration | None = None
     scripted: Annotated[tuple[ScriptedSpell, ...], Field(strict=False)] = ()
 
 
 class SlowdownsSpec(_Section):
     """Gray failures: a store up, answering polls, preparing `factor` times slower."""
 
-    mtbf: PositiveFinite | None = None
-    mttr: PositiveFinite | None = None
+    mtbf: PositiveDuration | None = None
+    mttr: PositiveDuration | None = None
     factor: float = Field(default=3.0, ge=1, allow_inf_nan=False)
     scripted: Annotated[tuple[ScriptedSlowdown, ...], Field(strict=False)] = ()
 

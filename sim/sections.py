@@ -155,7 +155,7 @@ class OrchestratorSpec(_Section):
     outages: OutagesSpec = OutagesSpec()
     fencing: bool = False
     incarnations: bool = False
-    max_age: PositiveFinite | None = None
+    max_age: PositiveDuration | None = None
 
 
 class BalancerSpec(_Section):

@@ -98,3 +98,43 @@ def test_a_broker_section_on_another_design_is_refused(tmp_path):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"designs\.ram_only\.sqs: applies to queue: sqs only"):
         load_scenario(path)
+
+
+FAILURE_MODES = """\
+name: units
+time_unit: min
+duration: 2h
+stores: {count: 3}
+orders:
+  online: {rate: 1.0}
+  prep_time: {dist: exponential, mean: 1}
+failures:
+  groups: [{stores: [0, 1], scripted: [{at: 1h, down_for: 90s}]}]
+  slowdowns: {mtbf: 1h, mttr: 5min, scripted: [{store: 1, at: 30min, for: 600s}]}
+network:
+  partitions: {mtbf: 2h, mttr: 1min, scripted: [{store: 2, at: 45min, for: 5min}]}
+database:
+  outages: {scripted: [{at: 1.5h, down_for: 2min}]}
+orchestrator:
+  outages: {mtbf: 3h, mttr: 30s}
+  max_age: 3min
+designs:
+  mq: {queue: db}
+"""
+
+
+def test_the_failure_modes_times_take_units_too(tmp_path):
+    path = tmp_path / "modes.yaml"
+    path.write_text(FAILURE_MODES, encoding="utf-8")
+    scenario = load_scenario(path)
+    failures = scenario.failures
+    assert failures.groups[0].scripted[0].at == 60.0
+    assert failures.groups[0].scripted[0].down_for == 1.5
+    assert (failures.slowdowns.mtbf, failures.slowdowns.mttr) == (60.0, 5.0)
+    assert failures.slowdowns.scripted[0].for_ == 10.0
+    partitions = scenario.network.partitions
+    assert (partitions.mtbf, partitions.mttr, partitions.scripted[0].at) == (120.0, 1.0, 45.0)
+    design = scenario.designs[0]
+    assert design.database.outages.scripted[0].at == 90.0
+    assert design.orchestrator.outages.mttr == 0.5
+    assert design.orchestrator.max_age == 3.0
