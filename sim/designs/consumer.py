@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from simpy import Environment
 
 from sim.model.attempts import MAX_ATTEMPTS, Fails
+from sim.model.slowdown import Slowdown
 from sim.model.store import Fleet, Preparation
 from sim.records import Recorder
 
@@ -33,6 +34,7 @@ class Delivery:
         "settled",
         "started",
         "state",
+        "takes",
     )
 
     def __init__(self, order: int, consumer: Consumer, at: float, connection: object = None):
@@ -44,6 +46,7 @@ class Delivery:
         self.attempt = 0
         self.epoch = -1
         self.started = 0.0
+        self.takes = 0.0  # how long its preparation takes (longer in a slowdown)
         self.settled = False  # the broker forgot the message: this is its only copy
 
     @property
@@ -84,8 +87,7 @@ class Consumer:
         self.on_finished: Callable[[Delivery], None] = lambda delivery: None
         self.on_failed: Callable[[Delivery], None] = lambda delivery: None
         self.on_started: Callable[[Delivery], None] | None = None
-        # Slowdowns (failures.slowdowns) are applied to the seed's stores only so far.
-        self.slow = None
+        self.slow: Slowdown | None = None  # its slowdowns (failures.slowdowns), if any
 
     @property
     def held(self) -> Iterator[int]:
@@ -122,9 +124,9 @@ class Consumer:
 
     def crash(self) -> list[Delivery]:
         """Go down: every delivery held is dropped (in preparation first, then buffered)."""
-        now, work, trace = self.env.now, self.recorder.work, self.recorder.trace
+        now, trace = self.env.now, self.recorder.trace
         for delivery, start in self.preparing.items():
-            work[delivery.order] += now - start
+            self._spent(delivery.order, start, now)
         if trace is not None:
             trace += [(now, "abandon", self.index, d.order) for d in self.preparing]
             trace += [(now, "drop", self.index, d.order) for d in self.buffer]
@@ -160,6 +162,15 @@ class Consumer:
         """(order, start) of each preparation under way."""
         return ((delivery.order, start) for delivery, start in self.preparing.items())
 
+    def _spent(self, order: int, start: float, now: float) -> None:
+        """Count an attempt cut short (a crash) or failed: its work, and its slow time."""
+        if self.slow is None:
+            self.recorder.work[order] += now - start
+            return
+        done = self.slow.progress(start, now)
+        self.recorder.work[order] += done
+        self.recorder.slow_time[order] += now - start - done
+
     def _release(self, order: int) -> None:
         count = self.holding[order] - 1
         if count:
@@ -176,8 +187,12 @@ class Consumer:
         delivery.attempt = self.recorder.attempts[order] = self.recorder.attempts[order] + 1
         if self.recorder.trace is not None:
             self.recorder.trace.append((now, "start", self.index, order))
+        takes = self.prep[order]
+        if self.slow is not None:
+            takes = self.slow.duration(now, takes)
+        delivery.takes = takes
         if delivery.attempt <= MAX_ATTEMPTS:  # else stuck on it until a crash
-            event = Preparation(self.env, order, self.prep[order], self.epoch)
+            event = Preparation(self.env, order, takes, self.epoch)
             event.delivery = delivery
             event.callbacks.append(self._finish)
         if self.on_started is not None:
@@ -197,7 +212,9 @@ class Consumer:
                 (self.env.now, "fail" if failed else "finish", self.index, order)
             )
         if failed:
-            self.recorder.work[order] += self.env.now - start
+            self._spent(order, start, self.env.now)
+        elif self.slow is not None:  # the work itself is counted on completion
+            self.recorder.slow_time[order] += self.env.now - start - self.prep[order]
         if self.buffer and len(self.preparing) < self.workers:
             self._start(self.buffer.popleft())
         (self.on_failed if failed else self.on_finished)(delivery)

@@ -115,7 +115,7 @@ class Sqs(BrokerDesign):
         for delivery in lease.copies:
             if delivery.state != PREPARING or delivery.consumer.epoch != delivery.epoch:
                 continue
-            best = max(best, self._last_call(delivery, self.prep[delivery.order]))
+            best = max(best, self._last_call(delivery, delivery.takes))
         return best
 
     def _last_call(self, delivery: Delivery, within: float) -> float:

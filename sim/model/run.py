@@ -46,6 +46,7 @@ def simulate(
             env, book, stores_spec, design, recorder, fails, world.crash
         )
         _broker_outages(env, world, handler, recorder)
+        _slow_down(env, world, recorder, consumers)
         _run(env, book, world, recorder, consumers, handler)
         return recorder
     stores = [
@@ -57,10 +58,7 @@ def simulate(
         handler: RamOnly = RamOnly(env, book, stores, balancer, recorder)
     else:
         handler = _database_queue(env, world, design, book, stores, balancer, recorder)
-    for store, spells in zip(stores, world.slowdowns, strict=False):
-        if spells:
-            store.slow = Slowdown(spells)
-            store.slow.start_timeline(env, recorder, store.index)
+    _slow_down(env, world, recorder, stores)
     for store in stores:
         store.on_done = handler.completed
         store.on_failed = handler.failed
@@ -89,6 +87,14 @@ def _switch(env: simpy.Environment, outages, recorder: Recorder, name: str, down
         up()
 
     Switch(env, outages, went_down, came_up).start()
+
+
+def _slow_down(env: simpy.Environment, world: World, recorder: Recorder, stores) -> None:
+    """Give each store (or broker consumer) its slowdowns, the same in every design."""
+    for store, spells in zip(stores, world.slowdowns, strict=False):
+        if spells:
+            store.slow = Slowdown(spells)
+            store.slow.start_timeline(env, recorder, store.index)
 
 
 def _run(

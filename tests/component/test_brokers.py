@@ -9,6 +9,7 @@ completions, crashes and arrivals at the same instant.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -378,7 +379,12 @@ def test_activemq_redelivery_plugin_frees_the_consumer_during_the_delays():
     )
     record, frame, metrics = run(world(POISON_FIRST, [[]], 200.0, poison=[0]), "activemq", spec)
     assert [(t, o) for t, _, _, o in steps(record, "start")] == [
-        (0.0, 0), (10.0, 1), (20.0, 2), (30.0, 3), (40.0, 0), (55.0, 0)
+        (0.0, 0),
+        (10.0, 1),
+        (20.0, 2),
+        (30.0, 3),
+        (40.0, 0),
+        (55.0, 0),
     ]
     assert steps(record, "dead_letter") == [(65.0, "dead_letter", -1, 0)]
     assert frame["first_completion"].tolist()[1:] == [20.0, 30.0, 40.0]
@@ -408,7 +414,9 @@ def test_activemq_redelivery_plugin_sends_the_message_to_any_consumer():
     orders = [(0.0, 10.0), (0.0, 12.0), (5.0, 20.0)]
     record, frame, _ = run(world(orders, [[], []], 200.0, poison=[0]), "activemq", spec, count=2)
     assert [(t, s) for t, _, s, o in steps(record, "start") if o == 0] == [
-        (0.0, 0), (15.0, 1), (30.0, 1)
+        (0.0, 0),
+        (15.0, 1),
+        (30.0, 1),
     ]
     assert steps(record, "dead_letter") == [(40.0, "dead_letter", -1, 0)]
     assert frame["first_completion"].tolist()[1:] == [12.0, 30.0]
@@ -423,7 +431,10 @@ def test_activemq_redelivery_plugin_holds_the_message_through_its_consumers_cras
     with the connection at 15, a return that counts too, so the failure on store 1 at 40
     is already past the limit."""
     spec = ActivemqSpec(
-        prefetch=1, max_redeliveries=2, redelivery_delay=10.0, max_inactivity=3.0,
+        prefetch=1,
+        max_redeliveries=2,
+        redelivery_delay=10.0,
+        max_inactivity=3.0,
         redelivery_plugin=True,
     )
     orders = [(0.0, 10.0), (0.0, 30.0)]
@@ -434,10 +445,15 @@ def test_activemq_redelivery_plugin_holds_the_message_through_its_consumers_cras
     record, _, metrics = run(w, "activemq", spec, count=2)
     assert steps(record, "closed_silent") == []  # the timeline has it, not the trace
     assert next(e for e in record.timeline if e[1] == "closed_silent")[:4] == (
-        15.0, "closed_silent", 0, 0
+        15.0,
+        "closed_silent",
+        0,
+        0,
     )
     assert [(t, s) for t, _, s, o in steps(record, "start") if o == 0] == [
-        (0.0, 0), (30.0, 1), (50.0, 1)
+        (0.0, 0),
+        (30.0, 1),
+        (50.0, 1),
     ]
     assert steps(record, "dead_letter") == [(60.0, "dead_letter", -1, 0)]
     assert (metrics["lost"], metrics["redeliveries"]) == (0, 2)
@@ -522,3 +538,45 @@ def test_a_waiting_order_can_be_cancelled():
     assert results == [(True, False)]  # 0 was already delivered
     assert frame["status"].tolist() == ["completed", "completed", "unfinished"]
     assert frame["attempts"].tolist() == [1, 1, 0]
+
+
+# --- Slowdowns (failures.slowdowns) reach broker consumers too ---------------------------
+
+
+def slowed(w: World, spells) -> World:
+    return dataclasses.replace(w, slowdowns=tuple(tuple(store) for store in spells))
+
+
+def test_a_slowdown_stretches_a_consumers_preparation():
+    """RabbitMQ, one store: order 0 (prep 10) starts at 0; the store prepares twice slower
+    from 5 to 25, so the 5 units of work left at 5 take 10: done at 15, 5 of slow time."""
+    w = slowed(world([(0.0, 10.0)], [[]], 100.0), [[(5.0, 25.0, 2.0)]])
+    record, frame, metrics = run(w, "rabbitmq", RabbitmqSpec())
+    assert steps(record, "finish") == [(15.0, "finish", 0, 0)]
+    assert frame["slow_time"].tolist() == [5.0]
+    assert frame["work"].tolist() == [10.0]
+    events = record.timeline_frame()["event"].tolist()
+    assert events == ["slowdown", "slowdown_end"]
+
+
+def test_a_crash_in_a_slowdown_counts_the_work_done():
+    """The same slowdown; the store crashes at 9: 5 units of work by 5, then 2 in the 4
+    slowed units: 7 of work wasted, 2 of slow time; SQS (visibility 50) gives the message
+    to store 1 at 50, which prepares it at full speed, 50 to 60."""
+    w = slowed(world([(0.0, 10.0)], [[(9.0, 1000.0)], []], 200.0), [[(5.0, 25.0, 2.0)], []])
+    record, frame, _ = run(w, "sqs", SqsSpec(visibility_timeout=50.0), count=2)
+    assert steps(record, "finish") == [(60.0, "finish", 1, 0)]
+    assert frame["work"].tolist() == [17.0]
+    assert frame["slow_time"].tolist() == [2.0]
+
+
+def test_sqs_extensions_follow_a_slowed_preparation():
+    """Visibility 4, ChangeMessageVisibility every 2: order 0 (prep 10) slowed as above
+    ends at 15. The calls go on while it is prepared (at 2, 4, ..., 14: the last sets the
+    deadline to 18), so no lease runs out and nothing is received twice; extensions
+    planned for the unslowed 10 would have stopped at 8 and let the lease lapse at 12."""
+    w = slowed(world([(0.0, 10.0)], [[], []], 100.0), [[(5.0, 25.0, 2.0)], []])
+    spec = SqsSpec(visibility_timeout=4.0, extend_visibility=2.0)
+    record, _, metrics = run(w, "sqs", spec, count=2)
+    assert steps(record, "finish") == [(15.0, "finish", 0, 0)]
+    assert (metrics["duplicates"], metrics["redeliveries"]) == (0, 0)

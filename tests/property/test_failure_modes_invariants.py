@@ -3,8 +3,8 @@
 Each example adds to a random tiny scenario lost poll answers, partitions, slowdowns, a
 group outage, database and orchestrator outages, and runs the seed's design plain, fenced,
 with incarnations and with a lease, beside ram_only and a Kafka design with synchronous
-commits (for it the database's outages are the cluster's; lost polls, partitions and
-slowdowns do not reach it).
+commits (for it the database's outages are the cluster's, its consumers are slowed like the
+stores; lost polls and partitions do not reach it).
 """
 
 from __future__ import annotations
