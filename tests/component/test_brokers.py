@@ -553,6 +553,7 @@ def test_a_slowdown_stretches_a_consumers_preparation():
     w = slowed(world([(0.0, 10.0)], [[]], 100.0), [[(5.0, 25.0, 2.0)]])
     record, frame, metrics = run(w, "rabbitmq", RabbitmqSpec())
     assert steps(record, "finish") == [(15.0, "finish", 0, 0)]
+    assert metrics["latency_mean"] == 15.0
     assert frame["slow_time"].tolist() == [5.0]
     assert frame["work"].tolist() == [10.0]
     events = record.timeline_frame()["event"].tolist()
