@@ -43,13 +43,16 @@ def test_killed_run_leaves_previous_results_intact(tmp_path, signum):
     assert first.wait(timeout=120) == 0, first.stderr.read()
     before = snapshot(out)
 
-    long = sim("--out", str(out), "--replications", "400", "--orders", "--seed", "99")
+    # 4,000 replications take minutes even on an idle machine, so the run cannot end on
+    # its own before the signal reaches it (with 400, half a minute here, a run on a busy
+    # machine once exited 0 after the signal: it had presumably finished meanwhile).
+    long = sim("--out", str(out), "--replications", "4000", "--orders", "--seed", "99")
     wait_for_a_finished_replication(tmp_path / ".dominoes.partial", long)
     signalled = time.perf_counter()
     long.send_signal(signum)
     status = long.wait(timeout=120)
     # It stops now, not after the queued replications (the default is a process pool):
-    # 400 replications take minutes; a generous bound for a loaded machine.
+    # a generous bound for a loaded machine.
     assert time.perf_counter() - signalled < 30
 
     assert status != 0

@@ -76,6 +76,7 @@ class Activemq(PushDesign):
             return
         if not self.broker.returned(delivery.order, self.return_limit):
             del connection.unacked[delivery]  # poison ack: the broker dead-lettered it
+            connection.last_read = self.env.now
             self.broker.offer(delivery.consumer)
             return
         count = self.broker.returns[delivery.order]
@@ -89,6 +90,7 @@ class Activemq(PushDesign):
         redeliveryPlugin schedules its redelivery, or past the limit dead-letters it."""
         order = delivery.order
         del delivery.connection.unacked[delivery]
+        delivery.connection.last_read = self.env.now  # the poison ack is a frame read
         if self.broker.returned(order, self.return_limit):
             # The plugin's delay: redeliveryDelay the first time it schedules this
             # message, then its previous delay times the back-off multiplier.

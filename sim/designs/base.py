@@ -45,6 +45,7 @@ class BrokerDesign:
         self.prep = book.prep
         broker.room = self.room
         broker.deliver = self.deliver
+        broker.survives = self.survives
         for consumer in consumers:
             consumer.on_finished = self._finished
             consumer.on_failed = self._failed
@@ -82,6 +83,8 @@ class BrokerDesign:
         self.recorder.complete(delivery.order, self.env.now, self.prep[delivery.order])
         if not delivery.pinned:
             self.finished(delivery)
+        else:  # a worker is free again: a consumer whose room hangs on it takes its turn
+            self.broker.offer(delivery.consumer)
 
     def _failed(self, delivery: Delivery) -> None:
         if delivery.pinned:
@@ -110,6 +113,19 @@ class BrokerDesign:
         if delivered and any(consumer.holds(order) for consumer in self.consumers):
             return False  # rare: only a requeued message is looked for at every store
         return self.broker.cancel(order)
+
+    def survives(self, order: int) -> bool:
+        """Whether `order` outlives the loss of its message by a transient broker: it was
+        made already, or a consumer holds a copy (requeued by a closed channel while it
+        was being prepared), which is then its only copy."""
+        if self.recorder.completions[order]:
+            return True
+        if not self.recorder.deliveries[order]:
+            return False
+        copies = [copy for consumer in self.consumers for copy in consumer.copies(order)]
+        for copy in copies:
+            copy.settled = True  # a crash, or a failed attempt, now loses the order
+        return bool(copies)
 
     def lose_failed(self, delivery: Delivery) -> None:
         """A failed attempt whose message the broker no longer holds (auto-ack)."""

@@ -52,10 +52,14 @@ class Broker:
         self.returns: dict[int, int] = {}  # order -> times returned unprocessed or failed
         self.scheduled: set[int] = set()  # held by the scheduler, to be sent again
         self.overdue: list[int] = []  # came due while the broker was down
+        self.kept: set[int] = set()  # in `pending` or `overdue`: waiting for `broker_up`
         self.rotation: deque = deque()
         self.in_rotation: set = set()
         self.room: Callable[[object], int] = lambda consumer: 0
         self.deliver: Callable[[int, object], bool] = lambda order, consumer: False
+        # Whether an order outlives the loss of its message (made already, or a copy
+        # in a consumer's hands): the design's (`BrokerDesign.survives`).
+        self.survives: Callable[[int], bool] = lambda order: False
         self._feeding = False
 
     def publish(self, order: int) -> None:
@@ -64,6 +68,7 @@ class Broker:
         if not self.up:
             if self.retry:
                 self.pending.append(order)
+                self.kept.add(order)
             else:  # turned away at the door, as the seed's database does (`rejected`)
                 self.recorder.lose(order, self.env.now, DB_DOWN)
             return
@@ -74,6 +79,13 @@ class Broker:
     def schedule(self, order: int, delay: float) -> None:
         """The broker's scheduler sends `order` to the queue again `delay` from now (see
         `_due`); meanwhile no consumer holds it."""
+        if not self.up and not self.durable:
+            # The poison ack reached a transient broker that is down: when it comes back
+            # the message is gone, as every message it held.
+            self.gone.add(order)
+            if not self.survives(order):
+                self.recorder.lose(order, self.env.now, BROKER_DOWN)
+            return
         self.scheduled.add(order)
         event = At(self.env, self.env.now + delay, POLL)
         event.order = order
@@ -91,6 +103,7 @@ class Broker:
             return  # cancelled meanwhile
         if not self.up:
             self.overdue.append(order)
+            self.kept.add(order)
             return
         self.ready.append(order)
         self.queued.add(order)
@@ -126,10 +139,11 @@ class Broker:
             self.recorder.dead_letter(order, self.env.now)
 
     def cancel(self, order: int) -> bool:
-        """Remove a message still waiting in the queue or in the scheduler (the customer
-        called the order off); False if it is not waiting (delivered, settled, or
-        unknown)."""
-        if (order in self.queued or order in self.scheduled) and order not in self.gone:
+        """Remove a message still waiting: in the queue, in the scheduler (due or not), or
+        kept by the customer's app for the broker's return (the customer called the order
+        off); False if it is not waiting (delivered, settled, or unknown)."""
+        waiting = order in self.queued or order in self.scheduled or order in self.kept
+        if waiting and order not in self.gone:
             self.gone.add(order)
             return True
         return False
@@ -177,11 +191,15 @@ class Broker:
         if self.durable:
             return []
         waiting = [*self.again, *self.ready, *sorted(self.scheduled)]
-        lost = [order for order in waiting if order not in self.gone]
         now = self.env.now
-        for order in lost:
+        lost = []
+        for order in waiting:
+            if order in self.gone:
+                continue
             self.gone.add(order)
-            self.recorder.lose(order, now, BROKER_DOWN)
+            if not self.survives(order):
+                lost.append(order)
+                self.recorder.lose(order, now, BROKER_DOWN)
         self.again.clear()
         self.ready.clear()
         self.queued.clear()
@@ -195,7 +213,9 @@ class Broker:
         self.up = True
         overdue, self.overdue = self.overdue, []
         pending, self.pending = self.pending, []
+        self.kept.clear()
         for order in [*overdue, *pending]:
-            self.ready.append(order)
-            self.queued.add(order)
+            if order not in self.gone:  # else cancelled meanwhile
+                self.ready.append(order)
+                self.queued.add(order)
         self.feed()

@@ -118,6 +118,12 @@ class Consumer:
     def holds(self, order: int) -> bool:
         return order in self.holding
 
+    def copies(self, order: int) -> list[Delivery]:
+        """The deliveries of `order` this consumer holds, in preparation or buffered."""
+        if order not in self.holding:
+            return []
+        return [d for d in (*self.preparing, *self.buffer) if d.order == order]
+
     def has_room(self) -> bool:
         """A worker is free and nothing waits in the buffer."""
         return self.up and not self.buffer and len(self.preparing) < self.workers

@@ -36,6 +36,7 @@ class ClusterOutages:
             self._send(*commit)
         self.group.up()
         kept, self.broker.pending = self.broker.pending, []
+        self.broker.kept.clear()  # Kafka's own `cancel` skips a kept record when appended
         for order in kept:
             self._append(order)
         for consumer in self.consumers:

@@ -93,7 +93,11 @@ class Rebalancing:
         if partition.paused_at is None:
             partition.paused_at = self.env.now
         if partition.target >= 0:
-            self._activate(partition, partition.target)
+            # Only after the rebalance (the old owner finished its record, or its commit
+            # landed): the new owner, maybe idle, polls it now; nobody else would.
+            target = partition.target
+            self._activate(partition, target)
+            self._after(self.consumers[target])
 
     def _activate(self, partition: Partition, store: int) -> None:
         """`store` reads the partition from now on, from the committed offset."""
