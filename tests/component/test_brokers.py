@@ -581,3 +581,31 @@ def test_sqs_extensions_follow_a_slowed_preparation():
     record, _, metrics = run(w, "sqs", spec, count=2)
     assert steps(record, "finish") == [(15.0, "finish", 0, 0)]
     assert (metrics["duplicates"], metrics["redeliveries"]) == (0, 0)
+
+
+# --- Found by a review: walk-ins, and a transient broker's losses --------------------------
+
+
+def test_an_sqs_consumer_busy_with_a_walk_in_takes_its_turn_after_it():
+    """One store of one worker: a walk-in from 0 to 10, an online order at 5 (prep 1).
+    At 5 the store has no free worker; when the walk-in ends it receives the order,
+    prepared 10 to 11 (it used to leave the rotation for good)."""
+    w = world([(0.0, 10.0), (5.0, 1.0)], [[]], 100.0)
+    w = dataclasses.replace(w, pinned=np.array([0, ONLINE], dtype=np.int32))
+    record, _, metrics = run(w, "sqs", SqsSpec())
+    assert steps(record, "finish") == [(10.0, "finish", 0, 0), (11.0, "finish", 0, 1)]
+    assert metrics["unfinished"] == 0
+
+
+def test_a_made_order_is_not_lost_with_a_transient_brokers_messages():
+    """RabbitMQ, durable: false, ack_delay 10, one store: order 0 is made at 100, but
+    the store's process dies at 105, before the ack lands, so its message is requeued.
+    The broker goes down at 106 and loses what waits in it: the message, not the order,
+    which was made: completed, not lost."""
+    w = world([(0.0, 100.0)], [[(105.0, 300.0)]], 400.0, crash="process")
+    w = dataclasses.replace(w, database_outages=((106.0, 120.0),))
+    spec = RabbitmqSpec(durable=False, ack_delay=10.0)
+    _, frame, metrics = run(w, "rabbitmq", spec)
+    assert frame["status"].tolist() == ["completed"]
+    assert frame["lost_reason"].isna().all()
+    assert (metrics["completed"], metrics["lost"], metrics["duplicates"]) == (1, 0, 0)

@@ -184,3 +184,33 @@ def test_without_static_membership_a_short_restart_waits_for_the_old_session():
     ]
     assert starts(record, 1) == [(8.0, 0), (57.0, 0)]
     assert metrics["paused_time"] == pytest.approx(2 * 27.0)
+
+
+def test_a_partition_let_go_after_the_rebalance_is_read_by_its_new_owner():
+    """Two stores of 2 workers, partitions 4, rebalance_time 2, session_timeout 10. Store 1
+    is down over 3-5 and 20-60; after the rebalance of 29 store 0 reads every partition.
+    Store 1 rejoins at 60: the rebalance of 62 gives it partitions 2 and 3 back, but
+    store 0 is preparing order 4 of partition 2 (35 to 65), so it finishes it, commits
+    and lets go at 65. Store 1, idle, reads partition 2 from then: order 6 from 65 to 75,
+    then order 7 from 75 to 105."""
+    orders = [
+        (5.0, 10.0, 2),
+        (7.0, 20.0, 1),
+        (15.0, 20.0, 5),
+        (21.0, 5.0, 6),
+        (25.0, 30.0, 6),
+        (33.0, 1.0, 4),
+        (46.0, 10.0, 6),
+        (60.0, 30.0, 6),
+        (74.0, 5.0, 0),
+        (97.0, 30.0, 0),
+    ]
+    w = world(orders, [[], [(3.0, 5.0), (20.0, 60.0)]], 400.0)
+    record, _frame, timeline, metrics = run(
+        w, 2, 2, partitions=4, rebalance_time=2.0, session_timeout=10.0
+    )
+    assert events(timeline, "rebalance")[-1] == (62.0, "rebalance", None)
+    assert starts(record, 4) == [(35.0, 0)]
+    assert starts(record, 6) == [(65.0, 1)]
+    assert starts(record, 7) == [(75.0, 1)]
+    assert metrics["unfinished"] == 0
