@@ -72,9 +72,13 @@ class Broker:
             else:  # turned away at the door, as the seed's database does (`rejected`)
                 self.recorder.lose(order, self.env.now, DB_DOWN)
             return
+        self._enqueue(order)
+        self.feed()
+
+    def _enqueue(self, order: int) -> None:
+        """Append `order` to the tail of the queue."""
         self.ready.append(order)
         self.queued.add(order)
-        self.feed()
 
     def schedule(self, order: int, delay: float) -> None:
         """The broker's scheduler sends `order` to the queue again `delay` from now (see
@@ -105,8 +109,7 @@ class Broker:
             self.overdue.append(order)
             self.kept.add(order)
             return
-        self.ready.append(order)
-        self.queued.add(order)
+        self._enqueue(order)
         self.feed()
 
     def requeue(self, orders: Iterable[int]) -> None:
@@ -216,6 +219,5 @@ class Broker:
         self.kept.clear()
         for order in [*overdue, *pending]:
             if order not in self.gone:  # else cancelled meanwhile
-                self.ready.append(order)
-                self.queued.add(order)
+                self._enqueue(order)
         self.feed()

@@ -298,7 +298,7 @@ class Kafka(Rebalancing, ClusterOutages, BrokerDesign):
         if consumer.epoch != epoch or partition.lease != lease:
             return
         if not self.broker.up:  # in flight when the cluster went down: sent again
-            self.unsent.append((partition, offset, lease, consumer, epoch, then))
+            self._send(partition, offset, lease, consumer, epoch, then)
             return
         # A commit only covers records its consumer fetched under this lease, which are
         # finished or still in its hands (a crash would have stopped it landing).

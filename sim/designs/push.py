@@ -1,10 +1,10 @@
 """Push brokers (RabbitMQ, ActiveMQ Classic): the broker pushes messages to consumers with
 room under their prefetch, holds each delivery as unacknowledged on the consumer's
-connection, and returns a connection's unacknowledged deliveries to the head of the queue
-when it closes the connection: at the crash itself when the store's process died on a host
-that stays up (`failures.crash: process`: its kernel closes the socket), after the peer
-fell silent when the host went down (`host`, noticed by heartbeats or the inactivity
-monitor), or for a broker-specific reason.
+connection, and returns a connection's unacknowledged deliveries to the queue (served
+before new messages: `Broker.requeue`) when it closes the connection: at the crash itself
+when the store's process died on a host that stays up (`failures.crash: process`: its
+kernel closes the socket), after the peer fell silent when the host went down (`host`,
+noticed by heartbeats or the inactivity monitor), or for a broker-specific reason.
 """
 
 from __future__ import annotations
